@@ -1,0 +1,522 @@
+# %% [markdown]
+# # Lab 01: Weak supervision
+#
+# Our spam filter starts with no labels. Hand-labelling thousands of comments is slow, so we
+# *program* the labels instead: we write **labeling functions** (LFs), small heuristics that
+# vote `SPAM`, `HAM` or abstain on each comment, and combine their noisy, overlapping,
+# conflicting votes into probabilistic training labels with a **generative label model**.
+# A discriminative **end model** trained on those labels then generalises beyond the LFs.
+# This is the recipe of Snorkel (Ratner et al., VLDB 2018), rebuilt from scratch.
+#
+# You will build, in order:
+#
+# 1. labeling functions: keywords, regular expressions, heuristics, a packaged word list;
+# 2. an applier that turns a DataFrame and a list of LFs into a label matrix;
+# 3. LF analysis: polarity, coverage, overlaps, conflicts, empirical accuracy;
+# 4. a majority-vote baseline;
+# 5. the Dawid–Skene label model, fitted with EM, fully vectorised;
+# 6. a torch end model trained with a noise-aware loss;
+#
+# and compare them with the Snorkel spam tutorial on the same split, whose test accuracies are
+# **84.0%** (majority vote), **86.0%** (label model) and **94.4%** (end model).
+
+# %% tags=["export"]
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from tqdm.auto import tqdm
+
+from mlsys_edu.data import youtube_spam
+
+ABSTAIN, HAM, SPAM = -1, 0, 1
+
+# %% [markdown]
+# ## The data
+#
+# The split is the Snorkel tutorial's: `train` holds videos 1–4 **with labels hidden**
+# (`label == -1`: weak supervision assumes we have none), `valid` (120) and `test` (250) come
+# from video 5 with their true labels. We develop LFs looking at `valid` only, and touch `test`
+# once, at the end.
+
+# %%
+splits = youtube_spam()
+train, valid, test = splits.train, splits.valid, splits.test
+print(f"train {len(train)}, valid {len(valid)}, test {len(test)}")
+valid[["author", "text", "label"]].head()
+
+# %% [markdown]
+# ## Label matrices
+#
+# Applying $m$ LFs to $n$ data points gives the **label matrix** $L \in \{-1, 0, \dots,
+# k-1\}^{n \times m}$: $L_{ij}$ is LF $j$'s vote on point $i$, $-1$ when it abstains, for $k$
+# classes. Every function below takes such a matrix, so we check it once, here, and fail with
+# a message that says where the bad value is.
+
+# %% tags=["export"]
+def validate_label_matrix(L: np.ndarray, cardinality: int | None = None) -> np.ndarray:
+    """Check that ``L`` is a non-empty 2-D integer matrix with values in -1..k-1.
+
+    Raises ``ValueError`` naming the first bad value and its (row, column).
+    """
+    L = np.asarray(L)
+    if L.ndim != 2 or L.size == 0:
+        raise ValueError(f"a label matrix must be 2-D and non-empty, got shape {L.shape}")
+    if L.dtype.kind == "f" and np.isnan(L).any():
+        i, j = np.argwhere(np.isnan(L))[0]
+        raise ValueError(f"label matrix holds NaN at row {i}, column {j}; use -1 to abstain")
+    if L.dtype.kind not in "iu":
+        raise ValueError(f"a label matrix must hold integers, got dtype {L.dtype}; "
+                         "convert it with L.astype(np.int8) once its values are integral")
+    high = (cardinality - 1) if cardinality is not None else np.iinfo(np.int64).max
+    bad = (L < -1) | (L > high)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        allowed = f"-1..{high}" if cardinality is not None else "-1 and above"
+        raise ValueError(f"label matrix value {L[i, j]} at row {i}, column {j} is outside "
+                         f"{allowed} (-1 = abstain)")
+    return L
+
+
+# %% [markdown]
+# ## Exercise 1.1: keyword and regular-expression LFs
+#
+# A `LabelingFunction` holds a name, a per-row function (`row -> label`, the row being a
+# `pd.Series` or a named tuple with a `text` field) and, optionally, a **vectorised** form
+# (`DataFrame -> array of labels`). The vectorised form lets the applier label a whole column
+# at once with pandas' string methods instead of a Python loop per row: the same votes, about
+# a hundred times faster.
+#
+# Write `keyword_lf(name, keywords, label)`: votes `label` when the lower-cased text contains
+# any of `keywords` (lower-case substrings), else abstains; and `regex_lf(name, pattern,
+# label)`: votes `label` when `re.search(pattern, text, re.IGNORECASE)` matches. Give both a
+# per-row function and a vectorised one (hint: `Series.str.contains`, and `re.escape` for the
+# keywords); the two must agree on every row.
+
+# %% tags=["export"]
+@dataclass(frozen=True)
+class LabelingFunction:
+    """A named heuristic: ``f(row) -> label`` and an optional ``vectorized(df) -> labels``."""
+
+    name: str
+    f: Callable[[object], int]
+    vectorized: Callable[[pd.DataFrame], np.ndarray] | None = None
+
+    def __call__(self, row: object) -> int:
+        return self.f(row)
+
+
+def keyword_lf(name: str, keywords: Sequence[str], label: int) -> LabelingFunction:
+    """Vote ``label`` when the lower-cased text contains any keyword, else abstain."""
+    # BEGIN SOLUTION 1.1
+    words = [w.lower() for w in keywords]
+    pattern = "|".join(re.escape(w) for w in words)
+
+    def f(row: object) -> int:
+        text = row.text.lower()
+        return label if any(w in text for w in words) else ABSTAIN
+
+    def vectorized(df: pd.DataFrame) -> np.ndarray:
+        hit = df["text"].str.lower().str.contains(pattern, regex=True) if words else False
+        return np.where(hit, label, ABSTAIN)
+
+    return LabelingFunction(name, f, vectorized)
+    # END SOLUTION
+
+
+def regex_lf(name: str, pattern: str, label: int) -> LabelingFunction:
+    """Vote ``label`` when ``pattern`` matches the text (case-insensitive), else abstain."""
+    # BEGIN SOLUTION 1.1
+    compiled = re.compile(pattern, re.IGNORECASE)
+
+    def f(row: object) -> int:
+        return label if compiled.search(row.text) else ABSTAIN
+
+    def vectorized(df: pd.DataFrame) -> np.ndarray:
+        return np.where(df["text"].str.contains(compiled, regex=True), label, ABSTAIN)
+
+    return LabelingFunction(name, f, vectorized)
+    # END SOLUTION
+
+
+# %%
+check("q1")
+
+# %% [markdown]
+# ## Exercise 1.2: heuristics and a packaged resource
+#
+# Some signals are not in single words. Spammers post the same pitch many times; real fans
+# write short reactions ("nice song"). And a packaged resource can help: scikit-learn ships a
+# list of 318 English **stop words** (`the`, `my`, `to`, ...) inside the package, so it needs no
+# download. Comments without a single stop word are mostly terse reactions, i.e. ham.
+#
+# Write `add_features(df)`, a *preprocessor* that returns a copy of `df` with three columns:
+# `n_words` (words are `re.findall(r"[a-z']+", text.lower())`), `n_stop_words` (how many of
+# those are in `ENGLISH_STOP_WORDS`) and `author_comments` (how many rows of `df` share this
+# row's author). The heuristic LFs after it read these columns.
+
+# %% tags=["export"]
+WORD_RE = re.compile(r"[a-z']+")
+
+
+def add_features(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` plus ``n_words``, ``n_stop_words`` and ``author_comments`` columns."""
+    # BEGIN SOLUTION 1.2
+    words = df["text"].str.lower().str.findall(WORD_RE)
+    out = df.copy()
+    out["n_words"] = words.map(len).astype(np.int64)
+    out["n_stop_words"] = words.map(lambda ws: sum(w in ENGLISH_STOP_WORDS for w in ws))
+    out["n_stop_words"] = out["n_stop_words"].astype(np.int64)
+    out["author_comments"] = df.groupby("author")["author"].transform("size").astype(np.int64)
+    return out
+    # END SOLUTION
+
+
+def heuristic_lf(name: str, condition: Callable, label: int) -> LabelingFunction:
+    """An LF from a condition that works on a row and on a whole DataFrame alike."""
+    return LabelingFunction(name, lambda row: label if condition(row) else ABSTAIN,
+                            lambda df: np.where(condition(df), label, ABSTAIN))
+
+
+SPAM_LFS = [
+    keyword_lf("keyword_my", ["my"], SPAM),
+    keyword_lf("keyword_subscribe", ["subscribe"], SPAM),
+    keyword_lf("keyword_please", ["please", "plz"], SPAM),
+    keyword_lf("keyword_song", ["song"], HAM),
+    regex_lf("regex_check_out", r"check.*out", SPAM),
+    regex_lf("regex_link", r"https?://|www\.|\.com\b", SPAM),
+    regex_lf("regex_money", r"\b(?:money|earn|free|cash|\$\d)", SPAM),
+    heuristic_lf("short_comment", lambda x: x.n_words <= 5, HAM),
+    heuristic_lf("long_comment", lambda x: x.n_words >= 30, SPAM),
+    heuristic_lf("repeat_author", lambda x: x.author_comments >= 2, SPAM),
+    heuristic_lf("no_stop_words", lambda x: (x.n_stop_words == 0) & (x.n_words > 0), HAM),
+]
+
+# %%
+check("q2")
+
+# %% [markdown]
+# ## Exercise 1.3: the applier
+#
+# Write `apply_lfs(df, lfs)`: the $n \times m$ label matrix as `np.int8`, column $j$ holding LF
+# $j$'s votes. Use an LF's vectorised form when it has one, else call it on each row (iterate
+# with `df.itertuples(index=False)`, which is far faster than `iterrows`). Show a tqdm progress
+# bar over the LFs when `len(df) >= progress_min_rows`. An LF that returns something that is
+# not an integer of at least -1 is a bug: raise a `ValueError` naming the LF.
+
+# %% tags=["export"]
+def apply_lfs(df: pd.DataFrame, lfs: Sequence[LabelingFunction],
+              progress_min_rows: int = 100_000) -> np.ndarray:
+    """The label matrix ``L[i, j]`` = vote of ``lfs[j]`` on row ``i``, as int8."""
+    # BEGIN SOLUTION 1.3
+    L = np.empty((len(df), len(lfs)), dtype=np.int8)
+    bar = tqdm(lfs, desc="labeling functions", disable=len(df) < progress_min_rows)
+    for j, lf in enumerate(bar):
+        if lf.vectorized is not None:
+            votes = np.asarray(lf.vectorized(df))
+        else:
+            votes = np.array([lf(row) for row in df.itertuples(index=False)], dtype=object)
+        try:
+            column = votes.astype(np.int64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"LF {lf.name!r} returned a non-integer vote: {err}") from err
+        if column.shape != (len(df),) or (column < -1).any() or (column > 127).any():
+            raise ValueError(f"LF {lf.name!r} returned votes of shape {column.shape} or "
+                             "outside -1..127; an LF returns one integer label per row")
+        L[:, j] = column
+    return L
+    # END SOLUTION
+
+
+# %%
+check("q3")
+
+# %%
+train_f, valid_f, test_f = (add_features(d) for d in (train, valid, test))
+L_train, L_valid, L_test = (apply_lfs(d, SPAM_LFS) for d in (train_f, valid_f, test_f))
+y_valid, y_test = valid["label"].to_numpy(), test["label"].to_numpy()
+L_train.shape
+
+# %% [markdown]
+# ## Exercise 1.4: analysing LFs
+#
+# Snorkel's definitions, for LF $j$ over $n$ points (each a fraction of all $n$ points):
+#
+# - **polarity**: the sorted set of labels it ever emits;
+# - **coverage**: $\frac{1}{n}\sum_i [L_{ij} \ne -1]$;
+# - **overlaps**: $\frac{1}{n}\sum_i [L_{ij} \ne -1]\,[\exists\, j' \ne j: L_{ij'} \ne -1]$;
+# - **conflicts**: $\frac{1}{n}\sum_i [L_{ij} \ne -1]\,[\exists\, j': L_{ij'} \notin
+#   \{-1, L_{ij}\}]$;
+#
+# and, with gold labels $y$: **correct** $\sum_i [L_{ij} = y_i]$, **incorrect**
+# $\sum_i [L_{ij} \ne -1][L_{ij} \ne y_i]$ and **empirical accuracy**
+# correct / (correct + incorrect), `nan` for an LF that never votes.
+#
+# Write them without loops over rows (boolean masks and sums over axes).
+
+# %% tags=["export"]
+def lf_polarity(L: np.ndarray) -> list[list[int]]:
+    """For each LF, the sorted labels it emits (abstains excluded)."""
+    # BEGIN SOLUTION 1.4
+    L = validate_label_matrix(L)
+    return [sorted(int(v) for v in np.unique(col[col != ABSTAIN])) for col in L.T]
+    # END SOLUTION
+
+
+def lf_coverage(L: np.ndarray) -> np.ndarray:
+    """Fraction of points each LF labels."""
+    # BEGIN SOLUTION 1.4
+    L = validate_label_matrix(L)
+    return (L != ABSTAIN).mean(axis=0)
+    # END SOLUTION
+
+
+def lf_overlaps(L: np.ndarray) -> np.ndarray:
+    """Fraction of points each LF labels that at least one other LF labels too."""
+    # BEGIN SOLUTION 1.4
+    L = validate_label_matrix(L)
+    votes = L != ABSTAIN
+    return (votes & (votes.sum(axis=1, keepdims=True) > 1)).mean(axis=0)
+    # END SOLUTION
+
+
+def lf_conflicts(L: np.ndarray) -> np.ndarray:
+    """Fraction of points each LF labels on which another LF votes a different label."""
+    # BEGIN SOLUTION 1.4
+    L = validate_label_matrix(L)
+    votes = L != ABSTAIN
+    high = np.where(votes, L, np.iinfo(np.int64).min).max(axis=1, keepdims=True)
+    low = np.where(votes, L, np.iinfo(np.int64).max).min(axis=1, keepdims=True)
+    return (votes & (high != low)).mean(axis=0)  # >= 2 distinct labels on the row
+    # END SOLUTION
+
+
+def lf_summary(L: np.ndarray, y: np.ndarray | None = None,
+               names: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per LF: Polarity, Coverage, Overlaps, Conflicts (+ Correct, Incorrect,
+    Emp. Acc. when gold labels ``y`` are given), like Snorkel's ``LFAnalysis.lf_summary``."""
+    # BEGIN SOLUTION 1.4
+    L = validate_label_matrix(L)
+    summary = pd.DataFrame({"Polarity": lf_polarity(L), "Coverage": lf_coverage(L),
+                            "Overlaps": lf_overlaps(L), "Conflicts": lf_conflicts(L)},
+                           index=list(names) if names is not None else None)
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape != (L.shape[0],):
+            raise ValueError(f"y has shape {y.shape}; expected ({L.shape[0]},), one per row")
+        votes = L != ABSTAIN
+        correct = (votes & (L == y[:, None])).sum(axis=0)
+        incorrect = votes.sum(axis=0) - correct
+        summary["Correct"], summary["Incorrect"] = correct, incorrect
+        with np.errstate(invalid="ignore", divide="ignore"):
+            summary["Emp. Acc."] = correct / (correct + incorrect)
+    return summary
+    # END SOLUTION
+
+
+# %%
+check("q4")
+
+# %%
+summary = lf_summary(L_valid, y_valid, names=[lf.name for lf in SPAM_LFS])
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
+summary["Coverage"].plot.barh(ax=axes[0], color="tab:blue", title="coverage (valid)")
+summary["Emp. Acc."].plot.barh(ax=axes[1], color="tab:green", title="empirical accuracy (valid)")
+axes[1].axvline(0.5, color="grey", linestyle="--", linewidth=1)
+plt.tight_layout()
+plt.show()
+summary
+
+# %% [markdown]
+# ## Exercise 1.5: majority vote
+#
+# The simplest combiner: each point gets the label most LFs voted for. Write
+# `majority_vote(L, cardinality, tie_break="abstain", seed=0)`. Count votes per class with one
+# `np.bincount` over the flattened index `row * k + label` (no loop over rows). **Tie policy**:
+# with `"abstain"`, a point whose top count is shared by several classes, or that has no votes
+# at all, gets `-1`; with `"random"`, such a point gets one of its tied classes uniformly at
+# random, drawn from `np.random.default_rng(seed)` (all $k$ classes tie on an all-abstain row).
+# Snorkel's tutorial scores majority vote with random tie-breaking, so we report both.
+
+# %% tags=["export"]
+def vote_counts(L: np.ndarray, cardinality: int) -> np.ndarray:
+    """``counts[i, y]`` = number of LFs voting ``y`` on point ``i``."""
+    L = validate_label_matrix(L, cardinality)
+    rows = np.broadcast_to(np.arange(L.shape[0])[:, None], L.shape)
+    voted = L != ABSTAIN
+    flat = rows[voted] * cardinality + L[voted]
+    return np.bincount(flat, minlength=L.shape[0] * cardinality).reshape(-1, cardinality)
+
+
+def majority_vote(L: np.ndarray, cardinality: int, tie_break: str = "abstain",
+                  seed: int = 0) -> np.ndarray:
+    """The most-voted label per point; ties and all-abstain rows follow ``tie_break``."""
+    # BEGIN SOLUTION 1.5
+    if tie_break not in ("abstain", "random"):
+        raise ValueError(f"tie_break must be 'abstain' or 'random', got {tie_break!r}")
+    counts = vote_counts(L, cardinality)
+    top = counts.max(axis=1, keepdims=True)
+    is_top = counts == top
+    if tie_break == "random":
+        jitter = np.random.default_rng(seed).random(counts.shape)
+        return np.argmax(np.where(is_top, jitter, -1.0), axis=1)
+    winner = np.argmax(counts, axis=1)
+    return np.where((is_top.sum(axis=1) == 1) & (top[:, 0] > 0), winner, ABSTAIN)
+    # END SOLUTION
+
+
+# %%
+check("q5")
+
+# %% [markdown]
+# ## Exercise 1.6: the label model (Dawid–Skene)
+#
+# Majority vote trusts every LF equally. A **generative label model** learns how much to trust
+# each one from their agreements and disagreements alone, without gold labels. We use the
+# model of Dawid and Skene (1979), with abstaining treated as one more answer an LF can give.
+# The latent true label $Y_i$ has prior $\pi_y = P(Y = y)$ (the **class balance**); given
+# $Y_i = y$ the LFs vote independently, LF $j$ answering $v \in \{-1, 0, \dots, k-1\}$ with
+# probability $\theta_{jyv} = P(\lambda_j = v \mid Y = y)$. So
+#
+# $$P(Y_i = y \mid L_i) = \frac{\pi_y \prod_j \theta_{j y L_{ij}}}
+#   {\sum_{y'} \pi_{y'} \prod_j \theta_{j y' L_{ij}}}.$$
+#
+# **EM** maximises the likelihood $\prod_i \sum_y \pi_y \prod_j \theta_{jyL_{ij}}$:
+#
+# - **E-step**: $q_{iy} = P(Y_i = y \mid L_i)$ with the current parameters (in log space: a
+#   product of 20 probabilities underflows);
+# - **M-step**: $\pi_y \propto \alpha + \sum_i q_{iy}$ and
+#   $\theta_{jyv} \propto \alpha + \sum_i q_{iy}\,[L_{ij} = v]$ (with a small pseudo-count
+#   $\alpha$ so that no probability is exactly 0).
+#
+# Start from majority vote ($q_{iy} \propto$ votes for $y$, uniform on all-abstain rows) so
+# EM settles on the solution where LFs are better than chance. The learned **accuracy** of
+# LF $j$ is $P(\lambda_j = Y \mid \lambda_j \ne -1) =
+# \sum_y \pi_y \theta_{jyy} / \sum_y \pi_y (1 - \theta_{jy,-1})$.
+#
+# **Fast**: a label matrix has few distinct rows (11 LFs with 3 answers allow $3^{11}$, the
+# data show a few hundred), and the posterior depends on the row only. So run EM over the
+# $U$ unique rows, each weighted by its count $c_u$: every step costs $O(U m k)$ instead of
+# $O(n m k)$. `unique_rows` (given) finds them by encoding each row as one base-$(k+1)$ integer.
+#
+# Write `DawidSkene._log_joint` ($\log \pi_y + \sum_j \log \theta_{jyU_{uj}}$ for every
+# unique row $u$, shape $(U, k)$; `_posterior`, given, normalises it with a log-sum-exp) and
+# `DawidSkene.fit`. Work on the one-hot answers
+# `onehot[u, j, v + 1] = [U_{uj} = v]`; then the M-step is a single `np.einsum`.
+# Snorkel's own label model fits the same kind of parameters by matrix completion; trying it
+# is an optional extension.
+
+# %% tags=["export"]
+def unique_rows(L: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of ``L``, the index of each row's distinct row, and their counts."""
+    L = validate_label_matrix(L, cardinality)
+    base = cardinality + 1
+    if L.shape[1] * np.log(base) < np.log(2.0**62):  # the code fits in an int64
+        codes = (L.astype(np.int64) + 1) @ (base ** np.arange(L.shape[1], dtype=np.int64))
+        _, first, inverse, counts = np.unique(codes, return_index=True, return_inverse=True,
+                                              return_counts=True)
+        return L[first], inverse.reshape(-1), counts
+    rows, inverse, counts = np.unique(L, axis=0, return_inverse=True, return_counts=True)
+    return rows, inverse.reshape(-1), counts
+
+
+class DawidSkene:
+    """Dawid–Skene label model, fitted with EM over the unique rows of the label matrix.
+
+    After ``fit``: ``class_balance_`` (k,), ``confusion_`` (m, k, k+1) with
+    ``confusion_[j, y, v + 1] = P(lf_j = v | Y = y)``, ``accuracies_`` (m,), ``n_iter_``.
+    """
+
+    def __init__(self, cardinality: int = 2, max_iter: int = 100, tol: float = 1e-6,
+                 alpha: float = 1.0):
+        if cardinality < 2:
+            raise ValueError(f"cardinality must be at least 2, got {cardinality}")
+        self.cardinality, self.max_iter, self.tol, self.alpha = cardinality, max_iter, tol, alpha
+
+    def _onehot(self, rows: np.ndarray) -> np.ndarray:
+        """``onehot[u, j, v + 1] = 1`` where unique row ``u`` has LF ``j`` answering ``v``."""
+        return np.eye(self.cardinality + 1)[rows + 1]
+
+    def _log_joint(self, onehot: np.ndarray) -> np.ndarray:
+        """``log P(Y = y, row u)`` = log pi_y + sum_j log theta[j, y, answer of LF j]."""
+        # BEGIN SOLUTION 1.6
+        return np.log(self.class_balance_) + np.einsum("ujv,jyv->uy", onehot,
+                                                       np.log(self.confusion_))
+        # END SOLUTION
+
+    def _posterior(self, onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """E-step: ``q[u, y] = P(Y = y | row u)`` and ``log P(row u)`` (log-sum-exp)."""
+        log_joint = self._log_joint(onehot)
+        top = log_joint.max(axis=1, keepdims=True)
+        joint = np.exp(log_joint - top)
+        evidence = joint.sum(axis=1, keepdims=True)
+        return joint / evidence, (top + np.log(evidence))[:, 0]
+
+    def fit(self, L: np.ndarray, class_balance: np.ndarray | None = None) -> "DawidSkene":
+        """Fit by EM; a given ``class_balance`` is kept fixed instead of learned."""
+        # BEGIN SOLUTION 1.6
+        k = self.cardinality
+        rows, _, counts = unique_rows(L, k)
+        onehot = self._onehot(rows)
+        q = vote_counts(rows, k) + 1e-3  # majority-vote start; all-abstain rows uniform
+        q /= q.sum(axis=1, keepdims=True)
+        previous = -np.inf
+        for self.n_iter_ in range(1, self.max_iter + 1):
+            weighted = q * counts[:, None]  # (U, k): expected class counts per unique row
+            if class_balance is None:
+                self.class_balance_ = (weighted.sum(axis=0) + self.alpha) / (
+                    counts.sum() + k * self.alpha)
+            else:
+                self.class_balance_ = np.asarray(class_balance, dtype=float)
+            answers = np.einsum("uy,ujv->jyv", weighted, onehot) + self.alpha
+            self.confusion_ = answers / answers.sum(axis=2, keepdims=True)
+            q, log_evidence = self._posterior(onehot)
+            log_lik = float(counts @ log_evidence)
+            if log_lik - previous < self.tol * counts.sum():
+                break
+            previous = log_lik
+        self.log_likelihood_ = log_lik
+        abstain = self.confusion_[:, :, 0]
+        right = self.confusion_[:, np.arange(k), np.arange(k) + 1]
+        self.accuracies_ = (right @ self.class_balance_) / np.maximum(
+            (1 - abstain) @ self.class_balance_, 1e-12)
+        return self
+        # END SOLUTION
+
+    def predict_proba(self, L: np.ndarray) -> np.ndarray:
+        """``P(Y = y | L_i)`` for every row, shape (n, k)."""
+        if not hasattr(self, "confusion_"):
+            raise RuntimeError("call fit(L) before predict_proba(L)")
+        L = validate_label_matrix(L, self.cardinality)
+        if L.shape[1] != self.confusion_.shape[0]:
+            raise ValueError(f"L has {L.shape[1]} LFs; the model was fitted with "
+                             f"{self.confusion_.shape[0]}")
+        rows, inverse, _ = unique_rows(L, self.cardinality)
+        return self._posterior(self._onehot(rows))[0][inverse]
+
+    def predict(self, L: np.ndarray) -> np.ndarray:
+        """The most probable label per row."""
+        return np.argmax(self.predict_proba(L), axis=1)
+
+
+# %%
+check("q6")
+
+# %%
+label_model = DawidSkene(cardinality=2).fit(L_train)
+print(f"EM converged in {label_model.n_iter_} iterations; "
+      f"class balance {np.round(label_model.class_balance_, 3)}")
+emp = lf_summary(L_valid, y_valid, names=[lf.name for lf in SPAM_LFS])["Emp. Acc."]
+fig, ax = plt.subplots(figsize=(4, 4))
+ax.scatter(emp, label_model.accuracies_)
+for name, x, y in zip(emp.index, emp, label_model.accuracies_):
+    ax.annotate(name, (x, y), fontsize=7)
+ax.plot([0.4, 1], [0.4, 1], color="grey", linestyle="--", linewidth=1)
+ax.set_xlabel("empirical accuracy (valid, gold labels)")
+ax.set_ylabel("learned accuracy (train, no labels)")
+plt.show()

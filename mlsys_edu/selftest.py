@@ -1,0 +1,226 @@
+"""The lab self-test: do a lab's tests tell a finished exercise from an unfinished one?
+
+Layer 3 (combines ``course`` and ``grader``). It builds the student and the solution notebooks,
+grades both with the judge exactly as a student submission would be graded, and passes iff
+
+* the solution scores full marks on every question, and
+* the student stubs score 0 on every question that has an exercise (its ``check("qN")``
+  follows a solution region): a test that passes on the stubs cannot fail a wrong answer.
+
+    mlsys-edu selftest LAB      # prints a per-question table; exit status 1 with the reasons
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+
+from mlsys_edu.lab.layout import Lab, get_lab, project_root
+
+
+@dataclass
+class QuestionRow:
+    """One question's scores on the solution and on the stubs."""
+
+    question: str
+    max_score: float
+    solution_score: float
+    stub_score: float
+    has_exercise: bool
+
+    @property
+    def ok(self) -> bool:
+        full = self.solution_score >= self.max_score - 1e-9
+        return full and (not self.has_exercise or self.stub_score <= 1e-9)
+
+
+@dataclass
+class SelftestReport:
+    """The outcome: one row per question, the reasons it failed, and both judge records."""
+
+    lab: str
+    rows: list[QuestionRow]
+    failures: list[str]
+    warnings: list[str] = field(default_factory=list)
+    solution_record: dict[str, Any] = field(default_factory=dict, repr=False)
+    stub_record: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def table(self) -> str:
+        """A plain-text table: question, points, solution score, stub score, verdict."""
+        head = ("question", "points", "solution", "stubs", "exercise", "ok")
+        rows = [head] + [(r.question, f"{r.max_score:g}", f"{r.solution_score:g}",
+                          f"{r.stub_score:g}", "yes" if r.has_exercise else "no",
+                          "ok" if r.ok else "FAIL") for r in self.rows]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        verdict = "PASSED" if self.passed else "FAILED"
+        parts = [f"self-test of {self.lab}: {verdict}", self.table()]
+        parts += [f"  - {reason}" for reason in self.failures]
+        parts += [f"  (warning) {w}" for w in self.warnings]
+        return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebooks and exercises, from the course build when it is there
+# ----------------------------------------------------------------------------------------------
+def _call_builder(builder: Callable[..., Any], lab: Lab) -> Any:
+    """Call ``student_notebook``/``solution_notebook`` as ``(lab)`` or ``(lab, source, config)``."""
+    if len(inspect.signature(builder).parameters) == 1:
+        return builder(lab)
+    from mlsys_edu.course.config import CourseConfig, load_config
+    from mlsys_edu.lab.validate import validate_lab  # raises LabSourceError listing every problem
+
+    config = (load_config(lab.root) if (lab.root / "mkdocs.yml").is_file() else CourseConfig())
+    return builder(lab, validate_lab(lab)[0], config)
+
+
+def lab_notebooks(lab: Lab) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+    """The (student, solution) notebooks, unexecuted, as the course build writes them.
+
+    From ``mlsys_edu.course.notebooks`` when present, else from the built files in ``build/``.
+    """
+    try:
+        from mlsys_edu.course.notebooks import solution_notebook, student_notebook
+    except ImportError:
+        built = (lab.student_notebook, lab.solution_notebook)
+        missing = [str(p) for p in built if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"no built notebooks {missing}; build the lab first "
+                                    f"(mlsys-edu build {lab.number})") from None
+        return tuple(nbformat.read(p, as_version=4) for p in built)  # type: ignore[return-value]
+    return _call_builder(student_notebook, lab), _call_builder(solution_notebook, lab)
+
+
+def exercise_questions(lab: Lab, questions: list[str]) -> set[str]:
+    """Questions whose ``check`` follows a solution region (all of them if the parser lacks it)."""
+    try:
+        from mlsys_edu.lab import source as lab_source
+    except ImportError:
+        return set(questions)
+    if hasattr(lab_source, "questions_with_exercises"):
+        return set(lab_source.questions_with_exercises(lab))
+    parsed = lab_source.parse_lab_source(lab.source)
+    if hasattr(parsed, "questions_with_exercises"):
+        return set(parsed.questions_with_exercises())
+    return set(questions)
+
+
+# ----------------------------------------------------------------------------------------------
+# The check
+# ----------------------------------------------------------------------------------------------
+def _first_line(text: str) -> str:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[0][:200] if lines else ""
+
+
+def _judge(record: dict[str, Any], which: str, failures: list[str]) -> bool:
+    if record.get("status") == "graded":
+        return True
+    failures.append(f"the {which} notebook could not be graded ({record.get('status')}): "
+                    f"{record.get('reason') or 'no reason given'}")
+    return False
+
+
+def compare(lab_name: str, solution: dict[str, Any], stubs: dict[str, Any],
+            exercises: set[str]) -> SelftestReport:
+    """The verdict from the two judge records (see the module docstring for the rule)."""
+    failures: list[str] = []
+    warnings: list[str] = []
+    sol_ok, stub_ok = _judge(solution, "solution", failures), _judge(stubs, "student", failures)
+    by_q_sol = solution.get("questions", {}) if sol_ok else {}
+    by_q_stub = stubs.get("questions", {}) if stub_ok else {}
+    names = list(dict.fromkeys([*by_q_sol, *by_q_stub]))
+    rows = []
+    for q in names:
+        max_score = float((by_q_sol.get(q) or by_q_stub.get(q) or {}).get("max_score", 0.0))
+        rows.append(QuestionRow(q, max_score, float(by_q_sol.get(q, {}).get("score", 0.0)),
+                                float(by_q_stub.get(q, {}).get("score", 0.0)), q in exercises))
+    for row in rows:
+        if sol_ok and row.solution_score < row.max_score - 1e-9:
+            bad = [t for t in solution.get("tests", [])
+                   if t.get("question") == row.question and t.get("status") != "passed"]
+            why = "; ".join(f"{t.get('name')} {t.get('status')}: {_first_line(t.get('message', ''))}"
+                            for t in bad)
+            failures.append(f"{row.question} scores {row.solution_score:g}/{row.max_score:g} on "
+                            f"the solution: {why or 'see the solution record'}")
+        if stub_ok and row.has_exercise and row.stub_score > 1e-9:
+            passing = [t.get("name") for t in stubs.get("tests", [])
+                       if t.get("question") == row.question and t.get("status") == "passed"]
+            if row.stub_score >= row.max_score - 1e-9:
+                failures.append(f"{row.question} passes on the stubs: its tests cannot fail "
+                                f"({', '.join(passing)} pass without the exercise done)")
+            else:
+                failures.append(f"{row.question} scores {row.stub_score:g}/{row.max_score:g} on "
+                                f"the stubs: {', '.join(passing)} pass without the exercise done")
+    if sol_ok and stub_ok:
+        for q in sorted(exercises - set(names)):
+            failures.append(f"{q} is checked in the notebook but has no tests")
+    for cell in solution.get("cells", []):
+        if cell.get("status") not in ("ok", None):
+            warnings.append(f"solution cell {cell.get('index')} {cell.get('status')}: "
+                            f"{_first_line(cell.get('message', ''))}")
+    return SelftestReport(lab_name, rows, failures, warnings, solution, stubs)
+
+
+def selftest(lab: Lab, *, options: Any = None) -> SelftestReport:
+    """Grade the lab's solution and student notebooks with the judge and compare them."""
+    from mlsys_edu.grader import grade_submission
+    from mlsys_edu.lab.questions import load_tests
+
+    student_nb, solution_nb = lab_notebooks(lab)
+    with tempfile.TemporaryDirectory(prefix=f"selftest-{lab.name}-") as tmp:
+        records = {}
+        for name, nb in (("solution", solution_nb), ("stubs", student_nb)):
+            path = Path(tmp) / f"{name}.ipynb"
+            nbformat.write(nb, path)
+            records[name] = grade_submission(lab, path, options=options)
+    questions = list(dict.fromkeys(t.question for t in load_tests(lab.tests_dir)))
+    return compare(lab.name, records["solution"], records["stubs"],
+                   exercise_questions(lab, questions))
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``selftest`` on the ``mlsys-edu`` command's subparsers."""
+    parser = subparsers.add_parser(
+        "selftest", help="check that a lab's tests pass on the solution and fail on the stubs")
+    parser.add_argument("lab", help="lab number, name or folder")
+    parser.set_defaults(handler=handle_selftest)
+    return parser
+
+
+def handle_selftest(args: argparse.Namespace) -> int:
+    """Print the report; exit status 1 when the self-test fails."""
+    key = args.lab
+    lab = get_lab(Path.cwd(), key) if Path(key).is_dir() else get_lab(project_root(), key)
+    report = selftest(lab)
+    print(report)
+    return 0 if report.passed else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    top = argparse.ArgumentParser(prog="python -m mlsys_edu.selftest")
+    add_parser(top.add_subparsers(dest="command", required=True))
+    args = top.parse_args(["selftest", *(sys.argv[1:] if argv is None else argv)])
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
