@@ -157,7 +157,7 @@ def _otter_autograder(path: Path) -> None:
 
 def prepare(case: dict[str, Any], workdir: str) -> dict[str, Any]:
     """Write the lab (both formats) and ``n`` submissions into ``workdir``."""
-    root = Path(workdir)
+    root = Path(workdir).resolve()
     lab_dir = root / "labs" / LAB_NAME
     _our_lab(lab_dir, root / "build" / "solutions" / f"{LAB_NAME}.py")
     (root / "mkdocs.yml").write_text("site_name: bench\n", encoding="utf-8")  # a course root

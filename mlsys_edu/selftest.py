@@ -180,6 +180,7 @@ def compare(lab_name: str, solution: dict[str, Any], stubs: dict[str, Any],
 def selftest(lab: Lab, *, options: Any = None) -> SelftestReport:
     """Grade the lab's solution and student notebooks with the judge and compare them."""
     from mlsys_edu.grader import grade_submission
+    from mlsys_edu.grader.dask_backend import private_sandbox
     from mlsys_edu.lab.questions import load_tests
 
     student_nb, solution_nb = lab_notebooks(lab)
@@ -188,7 +189,8 @@ def selftest(lab: Lab, *, options: Any = None) -> SelftestReport:
         for name, nb in (("solution", solution_nb), ("stubs", student_nb)):
             path = Path(tmp) / f"{name}.ipynb"
             nbformat.write(nb, path)
-            records[name] = grade_submission(lab, path, options=options)
+            with private_sandbox(options) as mine:
+                records[name] = grade_submission(lab, path, options=mine)
     questions = list(dict.fromkeys(t.question for t in load_tests(lab.tests_dir)))
     return compare(lab.name, records["solution"], records["stubs"],
                    exercise_questions(lab, questions))
@@ -202,14 +204,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "selftest", help="check that a lab's tests pass on the solution and fail on the stubs")
     parser.add_argument("lab", help="lab number, name or folder")
-    parser.set_defaults(handler=handle_selftest)
+    parser.set_defaults(func=handle_selftest)
     return parser
 
 
 def handle_selftest(args: argparse.Namespace) -> int:
     """Print the report; exit status 1 when the self-test fails."""
-    key = args.lab
-    lab = get_lab(Path.cwd(), key) if Path(key).is_dir() else get_lab(project_root(), key)
+    key, root = args.lab, getattr(args, "root", None)
+    if Path(key).is_dir():
+        lab = get_lab(Path.cwd(), key)
+    else:
+        lab = get_lab(Path(root).resolve() if root else project_root(), key)
     report = selftest(lab)
     print(report)
     return 0 if report.passed else 1
@@ -219,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     top = argparse.ArgumentParser(prog="python -m mlsys_edu.selftest")
     add_parser(top.add_subparsers(dest="command", required=True))
     args = top.parse_args(["selftest", *(sys.argv[1:] if argv is None else argv)])
-    return args.handler(args)
+    return args.func(args)
 
 
 if __name__ == "__main__":

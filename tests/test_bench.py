@@ -160,6 +160,9 @@ def run(side, case):
 '''
 
 
+ONE_CASE = TOY.replace('[{"n": 1000}, {"label": "big", "n": 20000}]', '[{"n": 1000}]')
+
+
 def _toy_bench(tmp_path: Path, body: str = TOY) -> Path:
     bench = tmp_path / "benchmarks"
     bench.mkdir()
@@ -211,10 +214,14 @@ def test_full_run_pairs_every_side_against_ours(tmp_path: Path) -> None:
     assert all(line.count("|") == 8 for line in rows)
     assert any("anchor (toyenv)" in line and "×" in line for line in rows)
     assert (out / "toy.png").read_bytes()[:8] == PNG_MAGIC
+    (out / RESULTS_MD).unlink()
+    (out / "toy.png").unlink()
+    assert _run_cli(["--render", "--out", str(out), "--bench-dir", str(bench)], fake) == 0
+    assert (out / RESULTS_MD).read_text() == md and (out / "toy.png").exists()
 
 
 def test_uninstallable_anchor_is_reported_missing_not_skipped(tmp_path: Path) -> None:
-    bench, out = _toy_bench(tmp_path), tmp_path / "out"
+    bench, out = _toy_bench(tmp_path, ONE_CASE), tmp_path / "out"
     fake = FakeInstaller(fail_with="ERROR: Could not find a version that satisfies toy==0")
     rc = _run_cli(["--bench-dir", str(bench), "--out", str(out), "--envs",
                    str(tmp_path / "envs"), "--repeats", "1"], fake)
@@ -228,7 +235,7 @@ def test_uninstallable_anchor_is_reported_missing_not_skipped(tmp_path: Path) ->
 
 
 def test_a_failing_side_is_an_error_in_the_results_and_the_exit_code(tmp_path: Path) -> None:
-    broken = TOY.replace('    x = np.load(case["x"])',
+    broken = ONE_CASE.replace('    x = np.load(case["x"])',
                          '    if side == "cold":\n        raise RuntimeError("cold is broken")\n'
                          '    x = np.load(case["x"])')
     bench, out = _toy_bench(tmp_path, broken), tmp_path / "out"
@@ -239,6 +246,33 @@ def test_a_failing_side_is_an_error_in_the_results_and_the_exit_code(tmp_path: P
     assert case["sides"]["cold"]["status"] == "error"
     assert "RuntimeError: cold is broken" in case["sides"]["cold"]["error"]
     assert "RuntimeError: cold is broken" in (out / RESULTS_MD).read_text()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def test_a_side_past_its_timeout_is_ended_with_what_it_started(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    hang = ONE_CASE.replace('    x = np.load(case["x"])', (
+        '    if side == "cold":\n'
+        '        import subprocess\n'
+        '        child = subprocess.Popen(["sleep", "60"])\n'
+        f'        open({str(pid_file)!r}, "w").write(str(child.pid))\n'
+        '        time.sleep(60)\n'
+        '    x = np.load(case["x"])'))
+    bench, out = _toy_bench(tmp_path, hang), tmp_path / "out"
+    rc = _run_cli(["--bench-dir", str(bench), "--out", str(out), "--envs",
+                   str(tmp_path / "envs"), "--repeats", "1", "--timeout", "3"], FakeInstaller())
+    assert rc == 1
+    case = json.loads((out / RESULTS_JSON).read_text())["comparisons"][0]["cases"][0]
+    assert case["sides"]["cold"]["error"] == "side 'cold' ran past 3 s"
+    assert case["sides"]["anchor"]["status"] == "ok"  # the others went on
+    assert _gone(int(pid_file.read_text()))
 
 
 def test_worker_failure_comes_back_as_the_traceback(tmp_path: Path) -> None:

@@ -9,14 +9,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from mlsys_edu.grader import GradeOptions
 from mlsys_edu.grader.dask_backend import grade_bytes, grade_with_dask, lab_payload
 from mlsys_edu.lab import get_lab, load_tests
 from mlsys_edu.selftest import lab_notebooks
 
 distributed = pytest.importorskip("distributed")
-dask = pytest.importorskip("dask")
 
 FIXTURE_LAB = Path(__file__).parent / "grader_fixtures" / "labs" / "99_mini"
+LIGHT = GradeOptions(preload=("numpy", "pandas"))  # all the fixture lab imports
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +27,9 @@ def lab():
 
 @pytest.fixture(scope="module")
 def cluster():
-    # Worker processes must not be daemonic: the judge starts a sandboxed child per submission.
-    with dask.config.set({"distributed.worker.daemon": False}):
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster:
-            yield cluster
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,8 @@ def submissions(lab, tmp_path_factory) -> list[Path]:
 
 
 def test_two_submissions_graded_on_two_workers(lab, cluster, submissions):
-    records = grade_with_dask(lab, submissions, cluster.scheduler_address, progress=False)
+    records = grade_with_dask(lab, submissions, cluster.scheduler_address, options=LIGHT,
+                              progress=False)
     total = sum(c.points for c in load_tests(lab.tests_dir, include_hidden=True))
     assert [r["student"] for r in records] == ["alice", "bob"]  # input order, stem = student
     assert [r["source"] for r in records] == [str(p) for p in submissions]  # client's paths
@@ -57,7 +57,7 @@ def test_two_submissions_graded_on_two_workers(lab, cluster, submissions):
 def test_a_lost_submission_still_gets_a_record(lab, cluster, submissions, tmp_path):
     missing = tmp_path / "carol.ipynb"
     records = grade_with_dask(lab, [missing, submissions[0]], cluster.scheduler_address,
-                              progress=False)
+                              options=LIGHT, progress=False)
     assert [r["student"] for r in records] == ["carol", "alice"]
     assert records[0]["status"] == "internal-error" and "cannot read" in records[0]["reason"]
     assert records[1]["status"] == "graded"
@@ -70,6 +70,6 @@ def test_the_worker_needs_neither_the_lab_folder_nor_the_submission_path(lab, su
     shutil.copytree(lab.dir, copy)
     payload = lab_payload(get_lab(Path.cwd(), str(copy)))
     shutil.rmtree(tmp_path / "labs")
-    record = json.loads(grade_bytes(payload, "alice.ipynb", submissions[0].read_bytes()))
+    record = json.loads(grade_bytes(payload, "alice.ipynb", submissions[0].read_bytes(), LIGHT))
     assert record["status"] == "graded" and record["student"] == "alice"
     assert record["score"] == pytest.approx(record["max_score"]) and record["max_score"] > 0

@@ -49,7 +49,9 @@ def lab():
 
 @pytest.fixture(scope="module")
 def autograder_zip(lab, tmp_path_factory) -> Path:
-    return build_autograder_zip(lab, tmp_path_factory.mktemp("zip") / "autograder.zip")
+    # the fixture lab imports numpy and pandas only: a lighter warm child than the default
+    config = GradescopeConfig(grade_options={"preload": ["numpy", "pandas"]})
+    return build_autograder_zip(lab, tmp_path_factory.mktemp("zip") / "autograder.zip", config)
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +84,7 @@ def test_zip_holds_scripts_tests_reference_and_package(lab, autograder_zip):
         assert "package/pyproject.toml" in names
         assert "package/mlsys_edu/grader/gradescope.py" in names
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+        constraints = zf.read("constraints.txt").decode().splitlines()
     cases = load_tests(lab.tests_dir, include_hidden=True)
     assert any(c.hidden for c in cases), "the fixture lab should have hidden tests"
     assert meta["lab"] == lab.name and meta["reference_included"] is True
@@ -90,15 +93,23 @@ def test_zip_holds_scripts_tests_reference_and_package(lab, autograder_zip):
     namespace: dict = {}
     exec(compile(reference, "reference", "exec"), namespace)  # the reference is a working module
     assert "BEGIN SOLUTION" not in reference
+    # Gradescope installs the versions this environment grades with
+    import numpy
+    import pandas
+
+    assert f"numpy=={numpy.__version__}" in constraints
+    assert f"pandas=={pandas.__version__}" in constraints
 
 
 def test_scripts_are_valid_bash_and_install_source_is_configurable(lab, tmp_path):
     pinned = build_autograder_zip(lab, tmp_path / "pinned.zip",
                                   GradescopeConfig(install="mlsys-edu[grader]==0.1.0",
-                                                   extras=("grader",), torch_cpu=False))
+                                                   extras=("grader",), torch_cpu=False,
+                                                   pin_versions=False))
     with zipfile.ZipFile(pinned) as zf:
         setup = zf.read("setup.sh").decode()
         assert not [n for n in zf.namelist() if n.startswith("package/")]
+        assert "constraints.txt" not in zf.namelist()  # pin_versions=False
         for script in ("setup.sh", "run_autograder"):
             (tmp_path / script).write_bytes(zf.read(script))
             subprocess.run(["bash", "-n", str(tmp_path / script)], check=True)
@@ -106,11 +117,17 @@ def test_scripts_are_valid_bash_and_install_source_is_configurable(lab, tmp_path
     with zipfile.ZipFile(build_autograder_zip(lab, tmp_path / "bundle.zip")) as zf:
         bundled = zf.read("setup.sh").decode()
     assert '"$SRC/package[grader,labs]"' in bundled and "download.pytorch.org/whl/cpu" in bundled
+    assert '-c "$SRC/constraints.txt"' in bundled and '-c "$SRC/constraints.txt"' not in setup
 
 
-def test_config_rejects_unknown_visibility():
+def test_config_rejects_unknown_visibility_and_options():
     with pytest.raises(ValueError, match="hidden_visibility"):
         GradescopeConfig(hidden_visibility="public")
+    with pytest.raises(ValueError, match="timeout_seconds"):
+        GradescopeConfig(grade_options={"timeout_seconds": 3})
+    options = GradescopeConfig(grade_options={"preload": ["numpy"], "memory_mb": 1024})
+    assert options.judge_options().preload == ("numpy",)
+    assert options.judge_options().memory_mb == 1024
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,15 +9,18 @@ from pathlib import Path
 import pytest
 
 from mlsys_edu import selftest as selftest_module
+from mlsys_edu.grader import GradeOptions
 from mlsys_edu.lab import get_lab, load_tests
 from mlsys_edu.selftest import compare, selftest
 
 FIXTURE_LAB = Path(__file__).parent / "grader_fixtures" / "labs" / "99_mini"
+# The fixture lab imports numpy and pandas only: a lighter warm child than the default.
+LIGHT = GradeOptions(preload=("numpy", "pandas"))
 
 
 @pytest.fixture(scope="module")
 def good_report():
-    return selftest(get_lab(Path.cwd(), str(FIXTURE_LAB)))
+    return selftest(get_lab(Path.cwd(), str(FIXTURE_LAB)), options=LIGHT)
 
 
 def _copy_lab(tmp_path: Path) -> Path:
@@ -48,7 +51,7 @@ def test_the_fixture_lab_passes(good_report):
     assert "PASSED" in str(good_report) and "q" in good_report.table()
 
 
-def test_a_test_that_passes_on_the_stubs_fails_the_selftest(tmp_path, capsys):
+def test_a_test_that_passes_on_the_stubs_fails_the_selftest(tmp_path, capsys, monkeypatch):
     folder = _copy_lab(tmp_path)
     question, test_file, name = _first_public_question(folder)
     # Replace the question's tests with one that only checks the function exists: the stub
@@ -63,13 +66,16 @@ def test_a_test_that_passes_on_the_stubs_fails_the_selftest(tmp_path, capsys):
         "def test_exists(sub):\n"
         f"    assert callable(sub.{name})\n")
     lab = get_lab(Path.cwd(), str(folder))
-    report = selftest(lab)
+    report = selftest(lab, options=LIGHT)
     assert not report.passed
     assert f"{question} passes on the stubs: its tests cannot fail" in report.failures[0]
     row = next(r for r in report.rows if r.question == question)
     assert row.stub_score == 1.0 and row.solution_score == 1.0 and not row.ok
+    # the command prints the table and the reason, and exits non-zero
+    monkeypatch.setattr(selftest_module, "selftest", lambda lab, **kw: report)
     assert selftest_module.main([str(folder)]) == 1
-    assert "passes on the stubs" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "FAILED" in printed and f"{question} passes on the stubs" in printed
 
 
 def test_a_test_the_solution_fails_fails_the_selftest(tmp_path):
@@ -83,7 +89,7 @@ def test_a_test_the_solution_fails_fails_the_selftest(tmp_path):
         f'@question("{question}", points=2)\n'
         "def test_impossible(sub):\n"
         f"    assert sub.{name} is None, 'wants None'\n")
-    report = selftest(get_lab(Path.cwd(), str(folder)))
+    report = selftest(get_lab(Path.cwd(), str(folder)), options=LIGHT)
     assert not report.passed
     assert any(f.startswith(f"{question} scores 0/2 on the solution: test_impossible failed")
                for f in report.failures), report.failures

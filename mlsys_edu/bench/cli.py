@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -10,7 +11,7 @@ from typing import Any, Sequence
 from mlsys_edu.bench.discover import discover, repo_root
 from mlsys_edu.bench.envs import Installer, SideEnv, pip_installer
 from mlsys_edu.bench.machine import machine_info
-from mlsys_edu.bench.report import write_all
+from mlsys_edu.bench.report import RESULTS_JSON, write_all
 from mlsys_edu.bench.runner import DEFAULT_REPEATS, SIDE_TIMEOUT_S, WORKER_NAME, run_comparison
 
 HELP = "compare our implementations with today's tools, side by side"
@@ -31,6 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="side environments folder (default: <repo>/.bench-envs)")
     parser.add_argument("--timeout", type=float, default=SIDE_TIMEOUT_S,
                         help="seconds one run of one side may take")
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite results.md and the figures from OUT/results.json")
     parser.set_defaults(func=run)
     return parser
 
@@ -43,13 +46,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, installer: Installer = pip_installer) -> int:
     """Run the comparisons, write the results; exit 1 if any comparison or case failed."""
     root = repo_root()
-    bench_dir = args.bench_dir or root / "benchmarks"
-    out = args.out or root / "build" / "bench"
-    envs_root = args.envs or root / ".bench-envs"
+    bench_dir = Path(args.bench_dir or root / "benchmarks").resolve()
+    out = Path(args.out or root / "build" / "bench").resolve()
+    envs_root = Path(args.envs or root / ".bench-envs").resolve()
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else DEFAULT_REPEATS)
     if repeats < 1:
         print("error: --repeats must be at least 1", file=sys.stderr)
         return 2
+    if args.render:
+        try:
+            results = json.loads((out / RESULTS_JSON).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            print(f"error: cannot read {out / RESULTS_JSON} ({err}); run the benchmarks first",
+                  file=sys.stderr)
+            return 2
+        print("wrote " + ", ".join(str(p) for p in write_all(results, out)), file=sys.stderr)
+        return 0
     try:
         comparisons = discover(bench_dir, args.names or None)
     except (LookupError, ImportError, TypeError, SyntaxError) as err:

@@ -120,9 +120,9 @@ def figure(record: dict[str, Any], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sides = record["sides"]
     cases = [c for c in record.get("cases", [])
-             if any("median" in c.get("sides", {}).get(s, {}) for s in sides)]
+             if any("median" in s for s in c.get("sides", {}).values())]
+    sides = [s for s in record["sides"] if any("median" in c["sides"].get(s, {}) for c in cases)]
     if not cases:
         return None  # nothing measured: no figure rather than an empty one
     fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(cases) * len(sides)), 3.6))
@@ -137,13 +137,16 @@ def figure(record: dict[str, Any], path: Path) -> Path | None:
                 low.append(s["median"] - s["min"])
                 high.append(s["max"] - s["median"])
         if xs:
-            ax.bar(xs, med, width, yerr=[low, high], capsize=3, label=_side_name(record, side))
+            bars = ax.bar(xs, med, width, yerr=[low, high], capsize=3,
+                          label=_side_name(record, side))
+            ax.bar_label(bars, [fmt_seconds(m) for m in med], fontsize=7, padding=2)
     ax.set_xticks(range(len(cases)), [c["label"] for c in cases], fontsize=8)
+    ax.set_xlim(-0.6, len(cases) - 0.4)
     ax.set_yscale("log")
     ax.set_ylabel("seconds (median, min–max)")
-    speedups = [f"{_side_name(record, s)} {c['versus'][s]['speedup']:.2g}×"
+    speedups = [f"vs {_side_name(record, s)} {c['versus'][s]['speedup']:.2g}×"
                 for c in cases[-1:] for s in sides[1:] if s in c["versus"]]
-    ax.set_title(record["title"] + (f"\nspeed-up, largest case: {', '.join(speedups)}"
+    ax.set_title(record["title"] + (f"\nour speed-up, last case: {', '.join(speedups)}"
                                     if speedups else ""), fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,19 +55,35 @@ def call_side(python: Path, worker: Path, module_path: Path, side: str, case: di
         if Path(python).resolve() != Path(sys.executable).resolve():
             env.pop("PYTHONPATH", None)  # a side environment sees none of the project's paths
         cmd = [str(python), str(worker), str(module_path), side, str(case_path), str(result_path)]
+        # Its own session, so a timeout or Ctrl-C ends the tools it started too (otter's
+        # kernels, the grader's workers), not just the worker.
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
-            done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
-                                  timeout=timeout_s)
+            output, _ = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            _kill_group(proc)
             raise SideFailed(f"side {side!r} ran past {timeout_s:.0f} s") from None
+        except BaseException:
+            _kill_group(proc)
+            raise
         try:
             result = json.loads(result_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
-            raise SideFailed(f"side {side!r} exited {done.returncode} without a result:\n{tail}")
+            tail = "\n".join(output.strip().splitlines()[-20:])
+            raise SideFailed(f"side {side!r} exited {proc.returncode} without a result:\n{tail}")
         if "error" in result:
             raise SideFailed(str(result["error"]).strip())
         return result
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """End the worker and everything it started (it leads its own process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
 
 
 def _metrics(result: dict[str, Any]) -> dict[str, Any]:
@@ -97,10 +114,12 @@ def measure_case(comparison: Comparison, case: dict[str, Any], pythons: dict[str
         out[side]["samples_s"].append(float(result["seconds"]))
         out[side]["metrics"] = _metrics(result)
 
+    warm = []
     for side in sides:  # warm-up: one run each, discarded
         one(side)
         if out[side]["status"] == "ok":
-            out[side]["samples_s"].clear()
+            warm.append(f"{side} {out[side]['samples_s'].pop():.3g}s")
+    log(f"    warm-up: {', '.join(warm) or 'every side failed'}")
     for i in range(repeats):
         for side in sides:
             one(side)

@@ -1,9 +1,10 @@
 """Execute a solution notebook with nbclient, cached by content.
 
-The cache key covers the lab's source and tests, the toolkit's code and the course settings;
-the data files the run read (recorded through ``MLSYS_EDU_READS``) are re-hashed on the next
-build. An unchanged lab is not executed again. A failing cell fails the build with the lab,
-the source line, the notebook cell number and the traceback (never ``allow_errors``).
+A run's inputs are the notebook itself (which embeds the lab's public tests), the lab's test
+files, the toolkit modules the kernel imported and the data files it read (recorded through
+``MLSYS_EDU_READS``). Their hashes are stored next to the executed notebook; the next build
+re-hashes them, and an unchanged lab is not executed again. A failing cell fails the build with
+the lab, the source line, the notebook cell number and the traceback (never ``allow_errors``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -22,12 +24,17 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 from nbformat import NotebookNode
 
-import mlsys_edu
 from mlsys_edu.data.reads import ENV as READS_ENV
 from mlsys_edu.data.reads import read_log, sha256_file
 from mlsys_edu.lab.layout import Lab
 
-TOOLKIT = Path(mlsys_edu.__file__).parent
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in IPython tracebacks
+# Run after the last cell: which toolkit modules did the notebook load?
+IMPORTED_MODULES = (
+    "import json, sys\n"
+    "print(json.dumps(sorted({m.__file__ for n, m in list(sys.modules.items())\n"
+    "    if n.split('.')[0] == 'mlsys_edu' and getattr(m, '__file__', None)})))"
+)
 
 
 class NotebookExecutionError(RuntimeError):
@@ -42,12 +49,10 @@ class ExecutionResult:
 
 
 def content_key(lab: Lab, notebook_text: str, extra: str = "") -> str:
-    """sha256 over what decides a run's outputs: the notebook, tests, toolkit and Python."""
-    digest = hashlib.sha256()
-    digest.update(notebook_text.encode())
-    for path in sorted(lab.tests_dir.glob("*.py")) + sorted(TOOLKIT.rglob("*.py")):
-        digest.update(str(path.name).encode())
-        digest.update(path.read_bytes())
+    """sha256 over the notebook, the lab's test files, the Python version and settings."""
+    digest = hashlib.sha256(notebook_text.encode())
+    for path in sorted(lab.tests_dir.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
     digest.update(f"{platform.python_version()}|{extra}".encode())
     return digest.hexdigest()
 
@@ -57,17 +62,15 @@ def _stamp_path(lab: Lab) -> Path:
 
 
 def cache_hit(lab: Lab, key: str) -> bool:
-    """Whether the executed notebook on disk came from this key and unchanged data."""
+    """Whether the executed notebook on disk came from this key with unchanged inputs."""
     stamp, target = _stamp_path(lab), lab.solution_notebook
     if not (stamp.is_file() and target.is_file()):
         return False
     record = json.loads(stamp.read_text())
     if record.get("key") != key:
         return False
-    for path, sha in record.get("reads", {}).items():
-        if not Path(path).is_file() or sha256_file(Path(path)) != sha:
-            return False
-    return True
+    return all(Path(path).is_file() and sha256_file(Path(path)) == sha
+               for path, sha in record.get("inputs", {}).items())
 
 
 def _source_line(nb: NotebookNode, index: int) -> str:
@@ -75,7 +78,20 @@ def _source_line(nb: NotebookNode, index: int) -> str:
     return f":{meta['line']}" if "line" in meta else ""
 
 
-def _run(nb: NotebookNode, lab: Lab, workdir: Path, timeout_s: int, reads_log: Path) -> None:
+def _imported_toolkit(client: NotebookClient, nb: NotebookNode) -> list[str]:
+    """Files of the ``mlsys_edu`` modules loaded in the kernel (a cell run, then dropped)."""
+    probe = nbformat.v4.new_code_cell(IMPORTED_MODULES)
+    nb.cells.append(probe)
+    try:
+        client.execute_cell(probe, len(nb.cells) - 1)
+    finally:
+        nb.cells.pop()
+    text = "".join(o.get("text", "") for o in probe.outputs if o.get("name") == "stdout")
+    return json.loads(text or "[]")
+
+
+def _run(nb: NotebookNode, lab: Lab, workdir: Path, timeout_s: int, reads_log: Path) -> dict:
+    """Execute every code cell in order; return ``{input file: sha256}`` of what it used."""
     env_before = os.environ.get(READS_ENV)
     os.environ[READS_ENV] = str(reads_log)  # the kernel inherits it
     client = NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
@@ -91,19 +107,22 @@ def _run(nb: NotebookNode, lab: Lab, workdir: Path, timeout_s: int, reads_log: P
                     where = f"{lab.source.relative_to(lab.root)}{_source_line(nb, index)}"
                     raise NotebookExecutionError(
                         f"lab {lab.name}: cell {index + 1} of the solution notebook ({where}) "
-                        f"failed:\n{err}"
+                        f"failed:\n{ANSI.sub('', str(err))}"
                     ) from None
+            modules = _imported_toolkit(client, nb)
     finally:
         if env_before is None:
             os.environ.pop(READS_ENV, None)
         else:
             os.environ[READS_ENV] = env_before
+    inputs = {path: sha256_file(Path(path)) for path in modules}
+    inputs.update(read_log(reads_log))
+    return inputs
 
 
 def execute_cached(lab: Lab, nb: NotebookNode, timeout_s: int, force: bool = False) -> ExecutionResult:
     """Execute ``nb`` into ``lab.solution_notebook`` unless the cache says it is current."""
-    text = nbformat.writes(nb)
-    key = content_key(lab, text, extra=str(timeout_s))
+    key = content_key(lab, nbformat.writes(nb), extra=str(timeout_s))
     if not force and cache_hit(lab, key):
         return ExecutionResult(nbformat.read(lab.solution_notebook, as_version=4), True, 0.0)
     workdir = lab.build / "run" / lab.name
@@ -112,12 +131,12 @@ def execute_cached(lab: Lab, nb: NotebookNode, timeout_s: int, force: bool = Fal
     reads_log = workdir.parent / f"{lab.name}.reads"
     reads_log.unlink(missing_ok=True)
     start = time.perf_counter()
-    _run(nb, lab, workdir, timeout_s, reads_log)
+    inputs = _run(nb, lab, workdir, timeout_s, reads_log)
     seconds = time.perf_counter() - start
     lab.solution_notebook.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, lab.solution_notebook)
     stamp = _stamp_path(lab)
     stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({"key": key, "reads": read_log(reads_log),
-                                 "seconds": round(seconds, 2)}, indent=1))
+    stamp.write_text(json.dumps({"key": key, "inputs": inputs, "seconds": round(seconds, 2)},
+                                indent=1))
     return ExecutionResult(nb, False, seconds)

@@ -8,6 +8,7 @@ the tests never fetch them.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 # An http(s) URL ends at whitespace or at a character that closes Markdown/HTML syntax.
@@ -27,8 +28,8 @@ _MD_LINK_RE = re.compile(r"!?\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s
 _FENCE_RE = re.compile(r"^(```|~~~)")
 
 
-def _strip_code(text: str) -> list[str]:
-    """The text's lines with fenced code blocks and inline code blanked out.
+def _strip_code(text: str, inline: bool = True) -> list[str]:
+    """The text's lines with fenced code blocks (and, if ``inline``, inline code) blanked out.
 
     Line numbers are kept (blanked lines stay as empty strings) so callers can report them.
     """
@@ -39,7 +40,10 @@ def _strip_code(text: str) -> list[str]:
             in_fence = not in_fence
             lines.append("")
             continue
-        lines.append("" if in_fence else re.sub(r"`[^`\n]*`", "", line))
+        if in_fence:
+            lines.append("")
+        else:
+            lines.append(re.sub(r"`[^`\n]*`", "", line) if inline else line)
     return lines
 
 
@@ -62,8 +66,11 @@ def external_urls(folder: Path) -> list[tuple[str, int, str]]:
 
 
 def citations(page_text: str) -> set[str]:
-    """The bibliography anchors a page links to (``...bibliography.md#id`` -> ``id``)."""
-    return set(_CITATION_RE.findall(page_text))
+    """The bibliography anchors a page links to (``...bibliography.md#id`` -> ``id``).
+
+    Text in code (fenced blocks and inline code) is an example, not a citation.
+    """
+    return {anchor for line in _strip_code(page_text) for anchor in _CITATION_RE.findall(line)}
 
 
 def bibliography_ids(text: str) -> set[str]:
@@ -74,6 +81,41 @@ def bibliography_ids(text: str) -> set[str]:
         ids.update(_HTML_ID_RE.findall(line))
         ids.update(_ATTR_ID_RE.findall(line))
     return ids
+
+
+def heading_slug(title: str) -> str:
+    """The anchor Python-Markdown's ``toc`` extension gives a heading (its default slugify).
+
+    NFKD-normalise to ASCII, drop characters other than word characters, spaces and hyphens,
+    lower-case, and join runs of spaces and hyphens with one hyphen.
+    """
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^\w\s-]", "", text).strip().lower()
+    return re.sub(r"[-\s]+", "-", text)
+
+
+def page_anchors(page_text: str) -> set[str]:
+    """Every anchor a page defines: heading slugs (``#`` headings) and explicit ids.
+
+    Duplicate headings get ``_1``, ``_2``... suffixes in ``toc``; those are included too.
+    """
+    anchors = bibliography_ids(page_text)
+    seen: dict[str, int] = {}
+    for line in _strip_code(page_text, inline=False):
+        match = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if not match:
+            continue
+        title = re.sub(r"\{[^}]*\}\s*$", "", match.group(1)).strip()  # attribute list
+        title = re.sub(r"<[^>]+>", "", title)  # inline HTML such as <a id=...></a>
+        title = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", title)  # links keep their text
+        slug = heading_slug(title.replace("`", ""))
+        if slug in seen:
+            seen[slug] += 1
+            anchors.add(f"{slug}_{seen[slug]}")
+        else:
+            seen[slug] = 0
+            anchors.add(slug)
+    return anchors
 
 
 def markdown_links(page_text: str) -> list[tuple[int, str]]:

@@ -14,6 +14,8 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 
+from mlsys_edu.course.vendor import SCRIPTS
+
 
 def _title(path: Path, fallback: str) -> str:
     match = re.search(r"^#\s+(.+)$", path.read_text(encoding="utf-8"), flags=re.M)
@@ -54,4 +56,11 @@ class CoursePlugin(BasePlugin):
                               "writes them and then runs mkdocs")
         if not config.get("nav"):
             config["nav"] = course_nav(docs)
+        # Mermaid and MathJax served by the site when the build could fetch them
+        # (mlsys_edu.course.vendor); otherwise from their CDNs.
+        for asset, (_, _, cdn) in SCRIPTS.items():
+            if (docs / "assets" / asset).is_file():
+                config["extra_javascript"].append(f"assets/{asset}")
+            elif cdn:
+                config["extra_javascript"].append(cdn)
         return config

@@ -76,8 +76,7 @@ def lab_page(name: str, student: NotebookNode, solution: NotebookNode | None,
              colab_link: str, docs: Path) -> str:
     """The Markdown of ``labs/<name>.md``; figures go to ``docs/labs/<name>/``."""
     links = (f"[![Open in Colab](../assets/colab-badge.svg)]({colab_link}){{ .colab-badge }} "
-             f"[Download the notebook](../notebooks/{name}.ipynb)"
-             "{ .md-button }")
+             f"[Download the notebook ({name}.ipynb)](../notebooks/{name}.ipynb)")
     parts: list[str] = []
     executed = solution is not None
     badge_placed = False

@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 
 from mlsys_edu.course.config import CourseConfig
+from mlsys_edu.course.vendor import SCRIPTS, cached_npm_file
 from mlsys_edu.course.pages import _write_if_changed, lab_page, lab_title
 from mlsys_edu.lab.layout import Lab
 
@@ -74,11 +75,17 @@ def assemble_docs(root: Path, labs: list[Lab], config: CourseConfig) -> Path:
     if (root / "lectures").is_dir():
         written |= _copy_tree(root / "lectures", docs)
     assets = resources.files("mlsys_edu.course") / "assets"
-    for name in ("colab-badge.svg", "mathjax-config.js"):
+    for name in ("colab-badge.svg", "mathjax-config.js", "course.css"):
         target = docs / "assets" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_if_changed(target, (assets / name).read_bytes())
         written.add(target)
+    for asset in SCRIPTS:
+        local = cached_npm_file(asset)
+        if local is not None:
+            target = docs / "assets" / asset
+            _write_if_changed(target, local.read_bytes())
+            written.add(target)
     rows = []
     for lab in labs:
         if not lab.student_notebook.is_file():

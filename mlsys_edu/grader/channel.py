@@ -190,10 +190,11 @@ class Encoder:
         return self._other(obj, "numpy object array")
 
     def _pandas(self, obj: Any) -> dict[str, Any]:
+        import numpy as np
         import pandas as pd
 
         if type(obj) in (pd.DataFrame, pd.Series):
-            if int(obj.memory_usage(deep=False).sum()) > self.max_bytes:
+            if int(np.sum(obj.memory_usage(deep=False))) > self.max_bytes:
                 raise TooLarge("a DataFrame over the size cap")
             try:
                 frame = obj.to_frame(name="__series__") if isinstance(obj, pd.Series) else obj

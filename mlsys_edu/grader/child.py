@@ -105,9 +105,10 @@ def run_cells(cells: list[dict[str, Any]], ns: dict[str, Any], timeout_s: float)
             results.append({"index": cell["index"], "status": "ok", "message": "skipped"})
             continue
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
+        pid = _fork()
         if pid == 0:  # the cell's process: run, report, and carry on as the new keeper
             os.close(read_fd)
+            os.setpgid(0, 0)  # its own group: a timeout kills whatever the cell started
             me = os.getpid()
             result = _exec_cell(ns, cell)
             if os.getpid() != me:  # a fork the student made returned here: leave quietly
@@ -115,6 +116,9 @@ def run_cells(cells: list[dict[str, Any]], ns: dict[str, Any], timeout_s: float)
             os.write(write_fd, json.dumps(result).encode()[:60000])
             os.close(write_fd)
             results.append(result)
+            if result["status"] != "ok" or _group_size(me) > 16:
+                _kill_strays(me)  # e.g. a fork bomb's copies still forking
+            _reap()
             continue
         os.close(write_fd)
         ready, _, _ = select.select([read_fd], [], [], timeout_s)
@@ -123,7 +127,7 @@ def run_cells(cells: list[dict[str, Any]], ns: dict[str, Any], timeout_s: float)
         if data:  # the cell finished: its process holds the state now; step aside
             os._exit(0)
         if not ready:
-            _kill(pid)
+            _kill(pid, group=True)
             _, status = os.waitpid(pid, 0)
             results.append({"index": cell["index"], "status": "timeout",
                             "message": f"the cell ran for more than {timeout_s:g} s and was "
@@ -135,11 +139,65 @@ def run_cells(cells: list[dict[str, Any]], ns: dict[str, Any], timeout_s: float)
     return results
 
 
-def _kill(pid: int) -> None:
+def _kill(pid: int, group: bool = False) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
+        (os.killpg if group else os.kill)(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         pass
+
+
+def _fork(wait_s: float = 10.0) -> int:
+    """``os.fork``, waiting out a full process table (a fork bomb's leftovers being reaped)."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return os.fork()
+        except BlockingIOError:
+            _reap()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    if int(f.read().rsplit(b")", 1)[1].split()[2]) == pgid:
+                        members.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return members
+
+
+def _group_size(pgid: int) -> int:
+    return len(_group_members(pgid)) + 1
+
+
+def _kill_strays(pgid: int) -> None:
+    """Kill every other process in our process group (copies the student forked)."""
+    for _ in range(20):
+        members = _group_members(pgid)
+        if not members:
+            return
+        for pid in members:
+            _kill(pid)
+        _reap()
+
+
+def _reap() -> None:
+    """Reap exited children the student's code forked (zombies count against RLIMIT_NPROC)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 # ----------------------------------------------------------------------------- test server
@@ -245,10 +303,11 @@ def serve_tests(ns: dict[str, Any], ctrl: socket.socket, max_bytes: int) -> None
             os._exit(0)
         if req["op"] == "test":
             mine, theirs = socket.socketpair()
-            pid = os.fork()
+            pid = _fork()
             if pid == 0:
                 ctrl.close()
                 theirs.close()
+                os.setpgid(0, 0)
                 limit_b = int(req["memory_mb"]) * 2**20
                 _, hard = resource.getrlimit(resource.RLIMIT_AS)
                 if hard != resource.RLIM_INFINITY:
@@ -266,10 +325,16 @@ def serve_tests(ns: dict[str, Any], ctrl: socket.socket, max_bytes: int) -> None
         elif req["op"] == "end":
             pid = int(req["pid"])
             if pid in servers:
+                _kill(pid, group=True)
                 _kill(pid)
-                _, status = os.waitpid(pid, 0)
+                try:
+                    _, status = os.waitpid(pid, 0)
+                    words = _exit_words(status)
+                except ChildProcessError:
+                    words = "the process ended"
                 servers.pop(pid)
-                channel.send_message(ctrl, {"exit": _exit_words(status)})
+                _reap()
+                channel.send_message(ctrl, {"exit": words})
             else:
                 channel.send_message(ctrl, {"exit": "unknown test process"})
         else:  # "bye"
@@ -302,13 +367,20 @@ def submission_main(ctrl: socket.socket, config: dict[str, Any]) -> None:
     serve_tests(ns, ctrl, int(config["max_answer_bytes"]))
 
 
-def zygote_main(fd: int, preload: list[str]) -> None:
+def zygote_main(fd: int, preload: list[str], run_as_uid: int | None = None) -> None:
     """Import the heavy modules once, then fork a sandboxed child per request."""
-    for name in preload:
+    for name in preload + ["mlsys_edu.grader.sandbox_os", "resource", "ctypes"]:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a missing optional module is fine
             pass
+    if run_as_uid is not None and os.geteuid() == 0:  # act as an unprivileged judge would
+        import ctypes
+
+        os.setgroups([])
+        os.setgid(run_as_uid)
+        os.setuid(run_as_uid)
+        ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: own /proc/self again
     try:
         import matplotlib
 
@@ -333,6 +405,9 @@ def zygote_main(fd: int, preload: list[str]) -> None:
             ctrl = socket.socket(fileno=fds[0])
             try:
                 submission_main(ctrl, config)
+            except BaseException:  # noqa: BLE001 - the judge sees the closed channel
+                if os.environ.get("MLSYS_EDU_GRADER_DEBUG"):
+                    os.write(2, traceback.format_exc().encode())
             finally:
                 os._exit(0)
         os.close(fds[0])
@@ -340,4 +415,5 @@ def zygote_main(fd: int, preload: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    zygote_main(int(sys.argv[1]), json.loads(sys.argv[2]))
+    zygote_main(int(sys.argv[1]), json.loads(sys.argv[2]),
+                json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)

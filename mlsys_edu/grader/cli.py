@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mlsys_edu.grader.sandbox import DEFAULT_PRELOAD
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``grade`` subcommand to an argparse ``subparsers`` object."""
@@ -22,6 +24,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="show hidden tests' failure messages in the feedback")
     p.add_argument("--scheduler", default=None, help="a Dask scheduler address (optional)")
     p.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell")
+    p.add_argument("--preload", default=",".join(DEFAULT_PRELOAD),
+                   help="modules each warm worker imports once, comma-separated "
+                        "(default: %(default)s)")
     p.set_defaults(func=run_grade)
     return p
 
@@ -37,7 +42,8 @@ def run_grade(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         root = Path.cwd()
     lab = get_lab(root, str(args.lab))
-    options = GradeOptions(cell_timeout_s=args.cell_timeout)
+    options = GradeOptions(cell_timeout_s=args.cell_timeout,
+                           preload=tuple(m for m in args.preload.split(",") if m))
     records = grade_batch(lab, args.submissions, args.out, args.workers,
                           scheduler=args.scheduler, show_hidden=args.show_hidden,
                           options=options)

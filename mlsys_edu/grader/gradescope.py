@@ -19,7 +19,7 @@ import shlex
 import time
 import traceback
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,10 @@ class GradescopeConfig:
     requirement (``"mlsys-edu[grader]==0.1.0"``, ``"git+https://...@v1"``). ``extras`` are the
     package extras to install with it. ``hidden_visibility`` is the Gradescope visibility of
     hidden tests; their messages are withheld unless ``show_hidden_output``.
+    ``grade_options`` sets the judge's ``GradeOptions`` fields (``cell_timeout_s``,
+    ``memory_mb``, ``preload``...) inside the container. ``pin_versions`` constrains the
+    package's dependencies to the versions installed here, so Gradescope grades with the
+    library versions the lab was tested with (a new pandas can change a test's outcome).
     """
 
     install: str = "bundle"
@@ -49,6 +53,8 @@ class GradescopeConfig:
     stdout_visibility: str = "hidden"
     show_hidden_output: bool = False
     python: str = "python3"
+    grade_options: dict[str, Any] = field(default_factory=dict)  # GradeOptions fields
+    pin_versions: bool = True
 
     def __post_init__(self) -> None:
         for name in ("hidden_visibility", "stdout_visibility"):
@@ -56,6 +62,19 @@ class GradescopeConfig:
                 raise ValueError(f"{name} must be one of {VISIBILITIES}, got {getattr(self, name)!r}")
         if not self.install.strip():
             raise ValueError("install must be 'bundle' or a pip requirement, got an empty string")
+        from mlsys_edu.grader.sandbox import GradeOptions
+
+        known = {f.name for f in fields(GradeOptions)}
+        unknown = sorted(set(self.grade_options) - known)
+        if unknown:
+            raise ValueError(f"grade_options {unknown} are not GradeOptions fields: {sorted(known)}")
+
+    def judge_options(self) -> Any:
+        """The ``GradeOptions`` the judge runs with (lists from JSON become tuples)."""
+        from mlsys_edu.grader.sandbox import GradeOptions
+
+        return GradeOptions(**{k: tuple(v) if isinstance(v, list) else v
+                               for k, v in self.grade_options.items()})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -97,11 +116,36 @@ def reference_source(lab: Lab) -> str | None:
     return None
 
 
+def pinned_constraints(extras: tuple[str, ...]) -> str:
+    """``name==version`` for each dependency of ``mlsys-edu[extras]`` installed here.
+
+    Local version labels are dropped (``torch==2.13.0`` matches ``2.13.0+cpu``).
+    """
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    lines = []
+    for text in metadata.requires("mlsys-edu") or []:
+        req = Requirement(text)
+        if req.name == "mlsys-edu":
+            continue
+        if req.marker and not any(req.marker.evaluate({"extra": e}) for e in ("", *extras)):
+            continue
+        try:
+            version = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            continue
+        lines.append(f"{req.name}=={version.split('+')[0]}")
+    return "".join(f"{line}\n" for line in sorted(set(lines)))
+
+
 def setup_script(config: GradescopeConfig) -> str:
     """``setup.sh``: a virtual environment at ``$AUTOGRADER_ROOT/venv`` with the package in it."""
     extras = f"[{','.join(config.extras)}]" if config.extras else ""
     target = f'"$SRC/package{extras}"' if config.install == "bundle" else shlex.quote(config.install)
-    torch = (f'"$VENV/bin/pip" install --index-url {TORCH_CPU_INDEX} torch\n'
+    pin = ' -c "$SRC/constraints.txt"' if config.pin_versions else ""
+    torch = (f'"$VENV/bin/pip" install{pin} --index-url {TORCH_CPU_INDEX} torch\n'
              if config.torch_cpu and "labs" in config.extras else "")
     return f"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -109,12 +153,21 @@ set -euo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 SRC="$ROOT/source"
 VENV="$ROOT/venv"
-if ! {config.python} -m venv --help >/dev/null 2>&1; then
-    apt-get update && apt-get install -y python3 python3-venv python3-pip
+# mlsys-edu needs Python >= 3.11 (Ubuntu 22.04's python3 is 3.10: install python3.11 there)
+PY=""
+CHECK='import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))'
+for candidate in {config.python} python3.13 python3.12 python3.11; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "$CHECK" 2>/dev/null; then
+        PY="$candidate"; break
+    fi
+done
+if [ -z "$PY" ]; then
+    apt-get update && apt-get install -y python3.11 python3.11-venv
+    PY=python3.11
 fi
-{config.python} -m venv "$VENV"
+"$PY" -m venv "$VENV"
 "$VENV/bin/pip" install --upgrade pip
-{torch}"$VENV/bin/pip" install {target}
+{torch}"$VENV/bin/pip" install{pin} {target}
 if [ -f "$SRC/requirements.txt" ]; then "$VENV/bin/pip" install -r "$SRC/requirements.txt"; fi
 chmod -R go-rwx "$SRC"   # the sandboxed child must not read the tests or the reference
 """
@@ -163,10 +216,23 @@ def build_autograder_zip(lab: Lab, out_path: Path, config: GradescopeConfig | No
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".partial")
+    try:
+        _write_zip(tmp, lab, config, meta, reference)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(out_path)
+    return out_path
+
+
+def _write_zip(tmp: Path, lab: Lab, config: GradescopeConfig, meta: dict[str, Any],
+               reference: str | None) -> None:
     with zipfile.ZipFile(tmp, "w") as zf:
         _add(zf, "setup.sh", setup_script(config), executable=True)
         _add(zf, "run_autograder", RUN_AUTOGRADER, executable=True)
         _add(zf, CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
+        if config.pin_versions:
+            _add(zf, "constraints.txt", pinned_constraints(config.extras))
         for path in _walk(lab.dir):
             _add(zf, f"labs/{lab.name}/{path.relative_to(lab.dir).as_posix()}", path.read_bytes())
         if reference is not None:
@@ -179,8 +245,6 @@ def build_autograder_zip(lab: Lab, out_path: Path, config: GradescopeConfig | No
             readme = root / "README.md"
             _add(zf, "package/README.md",
                  readme.read_bytes() if readme.is_file() else b"# mlsys-edu\n")
-    tmp.replace(out_path)
-    return out_path
 
 
 # ----------------------------------------------------------------------------------------------
@@ -307,8 +371,10 @@ def autograde(root: Path) -> dict[str, Any]:
         submission = find_submission(root / "submission", lab.name)
         print(f"grading {submission.name} against {lab.name}", flush=True)
         from mlsys_edu.grader import grade_submission
+        from mlsys_edu.grader.dask_backend import private_sandbox
 
-        record = grade_submission(lab, submission)
+        with private_sandbox(config.judge_options()) as options:  # a uid no one else holds
+            record = grade_submission(lab, submission, options=options)
         results = to_gradescope(record, config)
         print(json.dumps({k: record.get(k) for k in ("status", "score", "max_score", "reason")}),
               flush=True)

@@ -134,19 +134,22 @@ def score_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def resolve_lab(key: str) -> Lab:
-    """A lab from a number, a name, or a path to its folder."""
+def resolve_lab(key: str, root: str | None = None) -> Lab:
+    """A lab from a number, a name, or a path to its folder (``root``: the course repository)."""
     if Path(key).is_dir():
         return get_lab(Path.cwd(), key)
-    return get_lab(project_root(), key)
+    return get_lab(Path(root).resolve() if root else project_root(), key)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``gradescope`` on the ``mlsys-edu`` command's subparsers."""
     parser = subparsers.add_parser(
         "gradescope", help="write a lab's Gradescope autograder zip, or run one locally",
-        description="mlsys-edu gradescope LAB [-o ZIP]  |  mlsys-edu gradescope run ZIP SUBMISSION")
-    parser.add_argument("target", nargs="+", metavar="LAB | run ZIP SUBMISSION",
+        usage="mlsys-edu gradescope LAB [-o ZIP] [options]\n"
+              "       mlsys-edu gradescope run ZIP SUBMISSION [--setup] [--keep]",
+        description="Write a lab's Gradescope autograder zip (all tests, hidden included: "
+                    "keep it private), or run a zip on one submission like Gradescope does.")
+    parser.add_argument("target", nargs="+", metavar="ARG",
                         help="a lab (number, name or folder), or 'run' with a zip and a submission")
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="where to write the zip (default: build/autograder/NN_slug.zip)")
@@ -157,6 +160,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="package extras setup.sh installs (comma-separated)")
     parser.add_argument("--no-torch-cpu", action="store_true",
                         help="let pip choose torch's build instead of the CPU wheel index")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="let pip pick dependency versions (default: pin them to this "
+                             "environment's, so Gradescope grades like your machine)")
     parser.add_argument("--hidden-visibility", choices=VISIBILITIES, default="after_published",
                         help="when students see hidden tests' results (default: after_published)")
     parser.add_argument("--stdout-visibility", choices=VISIBILITIES, default="hidden")
@@ -166,7 +172,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="run: execute setup.sh first (default: grade with this Python)")
     parser.add_argument("--keep", action="store_true",
                         help="run: keep the temporary /autograder tree and print where it is")
-    parser.set_defaults(handler=handle_gradescope)
+    parser.set_defaults(func=handle_gradescope)
     return parser
 
 
@@ -181,10 +187,11 @@ def handle_gradescope(args: argparse.Namespace) -> int:
         print(f"one lab expected, got {args.target}; to emulate a run: "
               "mlsys-edu gradescope run AUTOGRADER.zip SUBMISSION", file=sys.stderr)
         return 2
-    lab = resolve_lab(args.target[0])
+    lab = resolve_lab(args.target[0], getattr(args, "root", None))
     config = GradescopeConfig(
         install=args.install, extras=tuple(e for e in args.extras.split(",") if e),
-        torch_cpu=not args.no_torch_cpu, hidden_visibility=args.hidden_visibility,
+        torch_cpu=not args.no_torch_cpu, pin_versions=not args.no_pin,
+        hidden_visibility=args.hidden_visibility,
         stdout_visibility=args.stdout_visibility, show_hidden_output=args.show_hidden_output)
     out = build_autograder_zip(lab, args.output or lab.autograder_zip, config)
     with zipfile.ZipFile(out) as zf:
@@ -228,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     top = argparse.ArgumentParser(prog="python -m mlsys_edu.grader.gradescope_cli")
     add_parser(top.add_subparsers(dest="command", required=True))
     args = top.parse_args(["gradescope", *argv])
-    return args.handler(args)
+    return args.func(args)
 
 
 if __name__ == "__main__":

@@ -104,7 +104,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
             return "out-of-memory", ("your code ran out of memory (the limit for this test); "
                                      "use less memory\n" + exc.traceback_text)
         if exc.exc_type == "NotImplementedError":
-            return "error", f"not done yet: {exc} raised NotImplementedError"
+            what = str(exc) if str(exc).startswith("Exercise") else "This exercise"
+            return "error", f"{what} is not done yet (it raises NotImplementedError)"
         return "error", exc.traceback_text or f"{exc.exc_type}: {exc}"
     if isinstance(exc, AssertionError):
         return "failed", str(exc) or "assertion failed"
@@ -128,7 +129,8 @@ class _Child:
         header, _ = channel.recv_message(self.ctrl, timeout_s)
         return header
 
-    def run_test(self, case: TestCase, material: LabMaterial) -> dict[str, Any]:
+    def run_test(self, case: TestCase, material: LabMaterial,
+                 timeout_s: float) -> dict[str, Any]:
         import numpy as np
 
         start = time.monotonic()
@@ -140,8 +142,8 @@ class _Child:
             raise channel.ChannelClosed("the submission's process is gone")
         server_pid = int(json.loads(data)["pid"])
         sock = socket.socket(fileno=fds[0])
-        conn = Connection(sock, start + case.timeout_s, self.max_bytes)
-        conn.timeout_s = case.timeout_s
+        conn = Connection(sock, start + timeout_s, self.max_bytes)
+        conn.timeout_s = timeout_s
         fixtures = {"sub": Namespace(conn), "ref": material.ref,
                     "rng": np.random.default_rng(case.seed)}
         try:
@@ -209,7 +211,7 @@ def grade_submission(lab: Lab, submission: Path, *, options: GradeOptions | None
 
 def _grade_cells_and_tests(record: dict[str, Any], sub: Any, material: LabMaterial,
                            options: GradeOptions, zygote: Zygote, hide: list[str]) -> None:
-    workdir = make_workdir(zygote.uid)
+    workdir = make_workdir(zygote.owner)
     config = {"workdir": str(workdir), "uid": zygote.uid, "gid": zygote.uid,
               "env": scrubbed_env(str(workdir)), "hide": hide, "cells": sub.cells,
               "block_network": options.block_network, "cell_timeout_s": options.cell_timeout_s,
@@ -229,6 +231,7 @@ def _grade_cells_and_tests(record: dict[str, Any], sub: Any, material: LabMateri
         except (channel.ChannelTimeout, channel.ChannelClosed, OSError) as exc:
             reason = ("the notebook did not finish running" if isinstance(exc, TimeoutError)
                       else "the notebook's process ended while running its cells")
+            reason += f" ({exc!r})"
             record["reason"] = reason
             child = _dead(child)
         for case in material.tests:
@@ -237,7 +240,8 @@ def _grade_cells_and_tests(record: dict[str, Any], sub: Any, material: LabMateri
                                                    "the submission's process is gone", 0.0))
                 continue
             try:
-                record["tests"].append(child.run_test(case, material))
+                timeout_s = min(case.timeout_s, options.max_test_timeout_s or case.timeout_s)
+                record["tests"].append(child.run_test(case, material, timeout_s))
             except (channel.ChannelClosed, channel.ChannelTimeout, OSError) as exc:
                 record["reason"] = f"the submission's process ended ({exc})"
                 record["tests"].append(_test_entry(case, "crashed", record["reason"], 0.0))

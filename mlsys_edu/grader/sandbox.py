@@ -41,6 +41,10 @@ class GradeOptions:
     preload: tuple[str, ...] = DEFAULT_PRELOAD
     extra_hide: tuple[str, ...] = ()  # more folders the child must not see
     startup_timeout_s: float = 120.0
+    max_test_timeout_s: float | None = None  # caps every test's timeout_s (quick batch runs)
+    # A root judge may run its zygotes as this ordinary uid instead: the sandbox then takes
+    # the unprivileged path (user namespaces), as it does when the judge is not root.
+    zygote_uid: int | None = None
 
 
 def scrubbed_env(workdir: str) -> dict[str, str]:
@@ -49,8 +53,9 @@ def scrubbed_env(workdir: str) -> dict[str, str]:
            "LANG": os.environ.get("LANG", "C.UTF-8"), "MPLBACKEND": "Agg",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": os.path.join(workdir, ".mpl")}
-    if os.environ.get("MLSYS_EDU_DATA"):
-        env["MLSYS_EDU_DATA"] = os.environ["MLSYS_EDU_DATA"]
+    for name in ("MLSYS_EDU_DATA", "MLSYS_EDU_GRADER_DEBUG"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
     return env
 
 
@@ -59,10 +64,32 @@ class Zygote:
 
     def __init__(self, options: GradeOptions, slot: int = 0) -> None:
         self.options, self.slot = options, slot
-        self.uid = options.sandbox_uid_base + slot if os.geteuid() == 0 else None
+        self._uid_lock: Any = None
+        privileged = os.geteuid() == 0 and options.zygote_uid is None
+        self.uid = self._claim_uid() if privileged else None
+        self.owner = self.uid if self.uid is not None else options.zygote_uid
         self._lock = threading.Lock()
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
+
+    def _claim_uid(self) -> int:
+        """A sandbox uid no other judge on this machine uses now (an flock per uid), so
+        per-user process limits and the final sweep by uid touch only our submissions."""
+        import fcntl
+
+        lock_dir = Path(tempfile.gettempdir()) / "mlsys-grader-uids"
+        lock_dir.mkdir(mode=0o700, exist_ok=True)
+        base = self.options.sandbox_uid_base
+        for uid in range(base + self.slot, base + 4096):
+            handle = open(lock_dir / f"{uid}.lock", "w")  # noqa: SIM115 - held while alive
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            self._uid_lock = handle
+            return uid
+        raise RuntimeError(f"no free sandbox uid in {base}..{base + 4095}")
 
     def start(self) -> None:
         parent, child = socket.socketpair()
@@ -70,9 +97,10 @@ class Zygote:
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mlsys_edu.grader.child", str(child.fileno()),
-             json.dumps(list(self.options.preload))],
+             json.dumps(list(self.options.preload)), json.dumps(self.options.zygote_uid)],
             pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, start_new_session=True,
+            stderr=None if os.environ.get("MLSYS_EDU_GRADER_DEBUG") else subprocess.DEVNULL)
         child.close()
         self.sock = parent
         channel.recv_message(parent, timeout_s=self.options.startup_timeout_s)
@@ -84,7 +112,7 @@ class Zygote:
         """Fork a sandboxed child for one submission; its control socket and pid."""
         with self._lock:
             if not self.alive():
-                self.close()
+                self.close(release_uid=False)
                 self.start()
             assert self.sock is not None
             mine, theirs = socket.socketpair()
@@ -96,7 +124,8 @@ class Zygote:
                 theirs.close()
             return mine, int(reply["pid"])
 
-    def close(self) -> None:
+    def close(self, release_uid: bool = True) -> None:
+        """Stop the zygote (and give its sandbox uid back unless told not to)."""
         if self.sock is not None:
             self.sock.close()
             self.sock = None
@@ -107,6 +136,9 @@ class Zygote:
                 pass
             self.proc.wait()
             self.proc = None
+        if release_uid and self._uid_lock is not None:
+            self._uid_lock.close()
+            self._uid_lock = None
 
 
 def make_workdir(uid: int | None) -> Path:
@@ -118,24 +150,28 @@ def make_workdir(uid: int | None) -> Path:
     return path
 
 
+def _session_and_uid(pid: str) -> tuple[int, int]:
+    """The session id and uid of a live process; (-1, -1) for a zombie (already dead)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    if fields[0] in (b"Z", b"X"):
+        return -1, -1
+    return int(fields[3]), os.stat(f"/proc/{pid}").st_uid
+
+
 def kill_all(pid: int, uid: int | None) -> None:
-    """End the submission: its session, and under root every process of its sandbox uid."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    if uid is None:
-        return
-    for _ in range(50):  # a fork bomb may still be forking: sweep until the uid is empty
+    """End the submission: every process of its session, and under root of its sandbox uid."""
+    for _ in range(50):  # a fork bomb may still be forking: sweep until none is left
         found = False
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
+                session, owner = _session_and_uid(entry)
+                if session == pid or (uid is not None and owner == uid):
                     os.kill(int(entry), signal.SIGKILL)
                     found = True
-            except (OSError, ProcessLookupError):
+            except (OSError, ValueError, IndexError):
                 pass
         if not found:
             return

@@ -100,6 +100,27 @@ def _count_processes(uid: int) -> int:
     return count
 
 
+def _map_ids(inside: int, outside: int, outside_gid: int, inside_gid: int | None = None) -> None:
+    """Map one uid/gid into a new user namespace (``/proc/self/{uid,gid}_map``)."""
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w") as f:
+        f.write(f"{inside} {outside} 1")
+    with open("/proc/self/gid_map", "w") as f:
+        f.write(f"{inside if inside_gid is None else inside_gid} {outside_gid} 1")
+
+
+def _setup_mounts(config: dict[str, Any], uid: int | None, report: dict[str, Any]) -> None:
+    try:
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        report["hidden"] = _hide(config.get("hide", []))
+        if uid is not None:
+            report["exposed"] = _expose_interpreter(uid)
+        report["mount_namespace"] = True
+    except OSError as exc:
+        report["notes"].append(f"mount setup failed: {exc}")
+
+
 def apply_sandbox(config: dict[str, Any]) -> dict[str, Any]:
     """Confine the current process as ``config`` asks; return what was and was not done."""
     report: dict[str, Any] = {"notes": []}
@@ -112,24 +133,35 @@ def apply_sandbox(config: dict[str, Any]) -> dict[str, Any]:
 
     # namespaces: mount (hide the judge's files) and network
     report["mount_namespace"] = False
-    if is_root and _unshare(CLONE_NEWNS) is None:
-        try:
-            _mount(None, "/", None, MS_REC | MS_PRIVATE)
-            report["hidden"] = _hide(config.get("hide", []))
-            if uid is not None:
-                report["exposed"] = _expose_interpreter(uid)
-            report["mount_namespace"] = True
-        except OSError as exc:
-            report["notes"].append(f"mount setup failed: {exc}")
-    elif config.get("hide"):
+    report["network_blocked"] = False
+    net = CLONE_NEWNET if config.get("block_network", True) else 0
+    real_uid, real_gid = os.geteuid(), os.getegid()
+    if is_root:
+        err = _unshare(CLONE_NEWNS)
+        if err is None:
+            _setup_mounts(config, uid, report)
+        if net:
+            net_err = _unshare(net)
+            report["network_blocked"] = net_err is None
+            if net_err:
+                report["notes"].append(f"network not blocked: unshare refused ({net_err})")
+    else:  # an unprivileged user namespace gives us mount and network namespaces too
+        err = _unshare(CLONE_NEWUSER | CLONE_NEWNS | net)
+        if err is None:
+            report["network_blocked"] = bool(net)
+            _map_ids(0, real_uid, real_gid)
+            _setup_mounts(config, None, report)
+            # a second user namespace locks those mounts: the student cannot unmount them
+            if _unshare(CLONE_NEWUSER | CLONE_NEWNS) is None:
+                _map_ids(real_uid, 0, 0, inside_gid=real_gid)
+            else:
+                report["notes"].append("mounts not locked: a student could unmount them")
+        else:
+            report["notes"].append(f"no user namespace ({err}): the judge's folders and the "
+                                   "network stay reachable; only limits apply")
+    if config.get("hide") and not report["mount_namespace"]:
         report["notes"].append("no mount namespace: the judge's folders stay visible "
                                "(protected by permissions only)")
-    report["network_blocked"] = False
-    if config.get("block_network", True):
-        err = _unshare(CLONE_NEWNET) if is_root else _unshare(CLONE_NEWUSER | CLONE_NEWNET)
-        report["network_blocked"] = err is None
-        if err:
-            report["notes"].append(f"network not blocked: unshare refused ({err})")
     os.chdir(workdir)
 
     # resource limits
@@ -137,7 +169,7 @@ def apply_sandbox(config: dict[str, Any]) -> dict[str, Any]:
     mem_b = int(limits["memory_mb"]) * 2**20
     nproc = int(limits["nproc"])
     if uid is None:  # RLIMIT_NPROC counts every process of the user: allow what exists
-        nproc += _count_processes(os.geteuid())
+        nproc += _count_processes(real_uid)
     for res, value in ((resource.RLIMIT_CPU, int(limits["cpu_s"])),
                        (resource.RLIMIT_AS, mem_b),
                        (resource.RLIMIT_FSIZE, int(limits["fsize_mb"]) * 2**20),

@@ -1,0 +1,15 @@
+from mlsys_edu.lab import question
+import numpy as np
+import pytest
+
+
+@question("q2", points=1, timeout_s=2, memory_mb=2048)
+def test_normalize_unit(sub):
+    out = sub.normalize(np.array([3.0, 4.0]))
+    np.testing.assert_allclose(out, [0.6, 0.8])
+
+
+@question("q2", points=2, hidden=True, timeout_s=2, memory_mb=2048)
+def test_normalize_random(sub, ref, rng):
+    v = rng.normal(size=(20,))
+    np.testing.assert_allclose(sub.normalize(v), ref.normalize(v), rtol=1e-9)

@@ -1,0 +1,131 @@
+"""Adversarial submissions, graded in ONE batch with correct and wrong ones: each gets the
+result it deserves and none changes another's (see grader_fixtures/make.py for the list)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from grader_fixtures.make import CORRECT, LAB_DIR, MAX_SCORE, catalog, make_notebook, write_catalog
+from mlsys_edu.grader import GradeOptions, grade_batch
+from mlsys_edu.grader.student import make_check
+from mlsys_edu.lab.layout import get_lab
+
+OPTIONS = GradeOptions(cell_timeout_s=2, memory_mb=2048, preload=("numpy", "pandas", "pyarrow"),
+                       max_test_timeout_s=2)
+NAMES = list(catalog())
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    root = tmp_path_factory.mktemp("adversarial")
+    subs = root / "submissions"
+    expects = write_catalog(subs)
+    nb = root / "zoe_notebook.ipynb"
+    nb.write_bytes(make_notebook(CORRECT))
+    make_check("99_mini", {}, {}).export(subs / "zip_submission.zip", notebook=nb, student="zoe")
+    autograder_before = Path("/autograder/results/results.json").exists()
+    out = root / "out"
+    lab = get_lab(Path.cwd(), str(LAB_DIR))
+    records = grade_batch(lab, [subs], out, workers=2, options=OPTIONS, progress=False)
+    return {"records": {r["student"]: r for r in records}, "list": records, "out": out,
+            "expects": expects, "autograder_before": autograder_before}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_submission_gets_what_it_deserves(batch, name):
+    record, expect = batch["records"][name], batch["expects"][name]
+    assert record["status"] == expect.status, record["reason"]
+    if expect.score is not None:
+        assert record["score"] == expect.score, [(t["name"], t["status"], t["message"][:200])
+                                                 for t in record["tests"]]
+    statuses = {t["name"]: t["status"] for t in record["tests"]}
+    for test, status in expect.tests.items():
+        assert statuses[test] == status, record["tests"]
+    cell_statuses = [c["status"] for c in record["cells"]]
+    for status in expect.cell_status:
+        assert status in cell_statuses, record["cells"]
+    if record["status"] == "graded":  # the other questions are untouched by the attack
+        assert record["max_score"] == MAX_SCORE
+        assert len(record["tests"]) == 6
+
+
+def test_export_zip_is_graded_under_the_manifests_student(batch):
+    record = batch["records"]["zoe"]
+    assert record["score"] == MAX_SCORE and record["source"].endswith("zip_submission.zip")
+
+
+def test_gradebook_has_exactly_one_row_per_submission(batch):
+    with open(batch["out"] / "gradebook.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(NAMES) + 1
+    assert sorted(r["student"] for r in rows) == sorted([*NAMES, "zoe"])
+    assert list(rows[0])[:3] == ["student", "score", "max_score"]
+    assert {"q1", "q2", "q3", "status", "reason"} <= set(rows[0])
+    bad = next(r for r in rows if r["student"] == "bad_json")
+    assert bad["status"] == "unreadable" and "JSON" in bad["reason"]
+
+
+def test_forged_results_do_not_reach_the_judges_outputs(batch):
+    results = json.loads((batch["out"] / "results.json").read_text())
+    assert results == batch["list"]
+    fake = batch["records"]["fake_results"]
+    assert fake["score"] == 6.0
+    assert Path("/autograder/results/results.json").exists() == batch["autograder_before"]
+
+
+def test_hidden_tests_and_reference_cannot_be_read(batch):
+    record = batch["records"]["read_hidden"]
+    cells = [c for c in record["cells"] if c["status"] == "error"]
+    assert len(cells) == 2
+    for cell in cells:
+        assert "FileNotFoundError" in cell["message"] or "PermissionError" in cell["message"]
+    assert (LAB_DIR / "tests" / "test_q1.py").is_file()  # the files are there: just not for it
+
+
+def test_network_is_unreachable_where_the_platform_allows(batch):
+    record = batch["records"]["network"]
+    if not record["sandbox"]["network_blocked"]:
+        pytest.skip("this platform does not allow a network namespace")
+    (cell,) = [c for c in record["cells"] if c["status"] == "error"]
+    assert "OSError" in cell["message"] or "unreachable" in cell["message"]
+
+
+def test_no_process_of_any_submission_outlives_the_batch(batch):
+    uids = {r["sandbox"]["uid"] for r in batch["list"] if r.get("sandbox")}
+    if os.geteuid() != 0:
+        pytest.skip("without root the sandbox shares the judge's uid")
+    left = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid in uids:
+                    left.append(Path(f"/proc/{entry}/cmdline").read_bytes())
+            except OSError:
+                pass
+    assert left == []
+
+
+def test_sandbox_ran_unprivileged_and_isolated_under_root(batch):
+    report = batch["records"]["correct"]["sandbox"]
+    if os.geteuid() != 0:
+        pytest.skip("not root: nothing to drop")
+    assert report["uid"] != 0
+    if report["mount_namespace"]:
+        assert str(LAB_DIR) in report["hidden"]
+
+
+def test_feedback_shows_public_messages_but_not_hidden_ones(batch):
+    text = (batch["out"] / "feedback" / "wrong_mean.md").read_text()
+    assert "Score: 6 / 9" in text
+    assert "## q1 test_mean_small: failed" in text and "4.0 == 3.0" in text
+    assert "test_mean_matches_reference (hidden) | failed" in text
+    assert "## q1 test_mean_matches_reference" not in text
+    html = (batch["out"] / "feedback" / "wrong_mean.html").read_text()
+    assert "test_mean_small" in html and "4.0 == 3.0" in html
+    unreadable = (batch["out"] / "feedback" / "not_utf8.md").read_text()
+    assert "not UTF-8" in unreadable
