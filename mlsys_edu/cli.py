@@ -86,14 +86,12 @@ def cmd_links(args: argparse.Namespace) -> int:
 
 def _optional_commands(sub: argparse._SubParsersAction) -> None:
     """Commands that live with their package (grader, self-test, benchmarks)."""
-    import importlib
+    from mlsys_edu import selftest
+    from mlsys_edu.bench import cli as bench_cli
+    from mlsys_edu.grader import cli as grade_cli
+    from mlsys_edu.grader import gradescope_cli
 
-    for name in ("mlsys_edu.grader.cli", "mlsys_edu.grader.gradescope_cli",
-                 "mlsys_edu.selftest", "mlsys_edu.bench.cli"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:  # TEMP while the packages are being written
-            continue
+    for module in (grade_cli, gradescope_cli, selftest, bench_cli):
         module.add_parser(sub)
 
 

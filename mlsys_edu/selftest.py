@@ -154,8 +154,8 @@ def compare(lab_name: str, solution: dict[str, Any], stubs: dict[str, Any],
         if sol_ok and row.solution_score < row.max_score - 1e-9:
             bad = [t for t in solution.get("tests", [])
                    if t.get("question") == row.question and t.get("status") != "passed"]
-            why = "; ".join(f"{t.get('name')} {t.get('status')}: {_first_line(t.get('message', ''))}"
-                            for t in bad)
+            why = "; ".join(f"{t.get('name')} {t.get('status')}: "
+                            f"{_first_line(t.get('message', ''))}" for t in bad)
             failures.append(f"{row.question} scores {row.solution_score:g}/{row.max_score:g} on "
                             f"the solution: {why or 'see the solution record'}")
         if stub_ok and row.has_exercise and row.stub_score > 1e-9:

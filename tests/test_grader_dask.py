@@ -73,3 +73,25 @@ def test_the_worker_needs_neither_the_lab_folder_nor_the_submission_path(lab, su
     record = json.loads(grade_bytes(payload, "alice.ipynb", submissions[0].read_bytes(), LIGHT))
     assert record["status"] == "graded" and record["student"] == "alice"
     assert record["score"] == pytest.approx(record["max_score"]) and record["max_score"] > 0
+
+
+def test_grade_command_sends_work_to_the_scheduler(lab, cluster, submissions, tmp_path, capsys):
+    """``grade ... --scheduler ADDRESS`` (the core's CLI) grades on the cluster: a gradebook row
+    per submission, the unreadable one included."""
+    from mlsys_edu.grader.__main__ import main
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for path in submissions:
+        shutil.copy(path, folder / path.name)
+    (folder / "eve.ipynb").write_text("{not json")
+    out = tmp_path / "out"
+    assert main(["grade", str(FIXTURE_LAB), str(folder), "-o", str(out),
+                 "--scheduler", cluster.scheduler_address, "--preload", "numpy,pandas"]) == 0
+    assert "grading on dask" in capsys.readouterr().err
+    rows = (out / "gradebook.csv").read_text().splitlines()[1:]
+    by_student = {row.split(",")[0]: row for row in rows}
+    assert sorted(by_student) == ["alice", "bob", "eve"]
+    total = sum(c.points for c in load_tests(lab.tests_dir, include_hidden=True))
+    assert by_student["alice"].startswith(f"alice,{total:.1f},{total:.1f}")
+    assert "unreadable" in by_student["eve"] and ",graded," in by_student["bob"]

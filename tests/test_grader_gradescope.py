@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import stat
 import subprocess
 import zipfile
@@ -168,6 +169,22 @@ def test_emulator_grades_the_stubs_with_zero_and_withholds_hidden_messages(
     assert any(len(t["output"].splitlines()) > 1 for t in public), "public failures explain why"
 
 
+def test_emulator_prefers_the_export_zip_over_a_stray_notebook(lab, autograder_zip, submissions,
+                                                               tmp_path):
+    """An upload of a draft notebook (the stubs) next to check.export()'s zip of the solution."""
+    from mlsys_edu.grader.student import make_check
+
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    (folder / "draft.ipynb").write_bytes(submissions["stubs"].read_bytes())
+    make_check(lab.name, {}, {}).export(folder / f"{lab.name}_submission.zip",
+                                        notebook=submissions["solution"], student="alice")
+    run = gradescope_cli.emulate(autograder_zip, folder, workdir=tmp_path)
+    assert run.ok, (run.schema_errors, run.stdout)
+    assert f"grading {lab.name}_submission.zip" in run.stdout
+    assert run.results["score"] == sum(t["max_score"] for t in run.results["tests"]) > 0
+
+
 def test_emulator_without_a_notebook_still_writes_valid_results(autograder_zip, tmp_path):
     folder = tmp_path / "upload"
     folder.mkdir()
@@ -191,6 +208,21 @@ def test_cli_builds_and_runs(lab, submissions, tmp_path, capsys):
     total = sum(c.points for c in load_tests(lab.tests_dir, include_hidden=True))
     assert f"total: {total:g}/{total:g}" in printed
     assert gradescope_cli.main(["run", str(out)]) == 2  # a missing argument is a usage error
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("MLSYS_EDU_TEST_GRADESCOPE_SETUP"),
+                    reason="runs setup.sh: a fresh venv installed from PyPI (minutes, network); "
+                           "set MLSYS_EDU_TEST_GRADESCOPE_SETUP=1 to run it")
+def test_setup_sh_builds_a_venv_that_grades_like_this_environment(lab, submissions, tmp_path):
+    config = GradescopeConfig(extras=("grader",), torch_cpu=False,
+                              grade_options={"preload": ["numpy", "pandas"]})
+    zip_path = build_autograder_zip(lab, tmp_path / "ag.zip", config)
+    run = gradescope_cli.emulate(zip_path, submissions["solution"], setup=True, workdir=tmp_path,
+                                 keep=True)
+    assert (run.root / "venv" / "bin" / "python").is_file()
+    assert run.ok and run.returncode == 0, run.stdout
+    assert run.results["score"] == sum(t["max_score"] for t in run.results["tests"]) > 0
 
 
 # ----------------------------------------------------------------------------------------------

@@ -59,7 +59,8 @@ class GradescopeConfig:
     def __post_init__(self) -> None:
         for name in ("hidden_visibility", "stdout_visibility"):
             if getattr(self, name) not in VISIBILITIES:
-                raise ValueError(f"{name} must be one of {VISIBILITIES}, got {getattr(self, name)!r}")
+                raise ValueError(f"{name} must be one of {VISIBILITIES}, "
+                                 f"got {getattr(self, name)!r}")
         if not self.install.strip():
             raise ValueError("install must be 'bundle' or a pip requirement, got an empty string")
         from mlsys_edu.grader.sandbox import GradeOptions
@@ -67,7 +68,8 @@ class GradescopeConfig:
         known = {f.name for f in fields(GradeOptions)}
         unknown = sorted(set(self.grade_options) - known)
         if unknown:
-            raise ValueError(f"grade_options {unknown} are not GradeOptions fields: {sorted(known)}")
+            raise ValueError(f"grade_options {unknown} are not GradeOptions fields: "
+                             f"{sorted(known)}")
 
     def judge_options(self) -> Any:
         """The ``GradeOptions`` the judge runs with (lists from JSON become tuples)."""
@@ -143,7 +145,8 @@ def pinned_constraints(extras: tuple[str, ...]) -> str:
 def setup_script(config: GradescopeConfig) -> str:
     """``setup.sh``: a virtual environment at ``$AUTOGRADER_ROOT/venv`` with the package in it."""
     extras = f"[{','.join(config.extras)}]" if config.extras else ""
-    target = f'"$SRC/package{extras}"' if config.install == "bundle" else shlex.quote(config.install)
+    bundle = config.install == "bundle"
+    target = f'"$SRC/package{extras}"' if bundle else shlex.quote(config.install)
     pin = ' -c "$SRC/constraints.txt"' if config.pin_versions else ""
     torch = (f'"$VENV/bin/pip" install{pin} --index-url {TORCH_CPU_INDEX} torch\n'
              if config.torch_cpu and "labs" in config.extras else "")
@@ -304,9 +307,11 @@ def to_gradescope(record: dict[str, Any], config: GradescopeConfig | None = None
 
 def summary_text(record: dict[str, Any]) -> str:
     """The text shown above the tests: the score per question and any cell that failed."""
-    lines = [f"Lab {record.get('lab', '?')}, submission {Path(str(record.get('source', '?'))).name}"]
+    name = Path(str(record.get("source", "?"))).name
+    lines = [f"Lab {record.get('lab', '?')}, submission {name}"]
     if record.get("status") != "graded":
-        lines.append(f"Not graded ({record.get('status')}): {record.get('reason') or 'no reason given'}")
+        reason = record.get("reason") or "no reason given"
+        lines.append(f"Not graded ({record.get('status')}): {reason}")
         return "\n".join(lines)
     lines.append(f"Score: {_fmt(record.get('score', 0.0))} / {_fmt(record.get('max_score', 0.0))}")
     for name, q in record.get("questions", {}).items():
@@ -351,7 +356,7 @@ def find_submission(folder: Path, lab_name: str) -> Path:
 
 
 def autograde(root: Path) -> dict[str, Any]:
-    """Grade ``root/submission`` with the lab in ``root/source``; write ``root/results/results.json``.
+    """Grade ``root/submission`` against ``root/source``; write ``root/results/results.json``.
 
     Always writes a results file: a failure of the grader itself gives score 0 and the reason.
     """

@@ -21,7 +21,8 @@ from typing import Any
 from mlsys_edu.grader import channel
 from mlsys_edu.grader.proxy import Connection, MissingName, Namespace, Outcome, RemoteError
 from mlsys_edu.grader.sandbox import (GradeOptions, Zygote, ZygotePool, kill_all, make_workdir,
-                                      remove_workdir, scrubbed_env)
+                                      mount_namespace_available, remove_workdir, scrubbed_env,
+                                      tighten_permissions)
 from mlsys_edu.grader.submission import Unreadable, read_submission
 from mlsys_edu.lab.layout import Lab
 from mlsys_edu.lab.questions import TestCase, load_tests, points_by_question
@@ -67,7 +68,8 @@ def load_material(lab: Lab) -> LabMaterial:
 
 def _hide_paths(lab: Lab, submission: Path, options: GradeOptions,
                 out_dir: Path | None) -> list[str]:
-    paths = [lab.dir, lab.build, submission.resolve().parent, Path("/autograder")]
+    # every lab's folder (solutions and hidden tests of all labs), the build, the submissions
+    paths = [lab.dir.parent, lab.build, submission.resolve().parent, Path("/autograder")]
     if out_dir is not None:
         paths.append(out_dir)
     paths += [Path(p) for p in options.extra_hide]
@@ -221,6 +223,9 @@ def _grade_cells_and_tests(record: dict[str, Any], sub: Any, material: LabMateri
                          "memory_mb": max([options.memory_mb] +
                                           [c.memory_mb for c in material.tests])}}
     child = None
+    tightened: list[str] = []
+    if zygote.uid is not None and not mount_namespace_available():
+        tightened = tighten_permissions(hide)
     try:
         child = _Child(zygote, config)
         budget_s = options.cell_timeout_s * (len(sub.cells) + 1) + 30
@@ -228,6 +233,8 @@ def _grade_cells_and_tests(record: dict[str, Any], sub: Any, material: LabMateri
             ready = child.cells(budget_s)
             record["cells"] = ready["cells"]
             record["sandbox"] = ready["sandbox"]
+            if tightened:
+                record["sandbox"]["notes"].append(f"permissions tightened on {tightened}")
         except (channel.ChannelTimeout, channel.ChannelClosed, OSError) as exc:
             reason = ("the notebook did not finish running" if isinstance(exc, TimeoutError)
                       else "the notebook's process ended while running its cells")

@@ -78,11 +78,14 @@ def _hide(paths: list[str]) -> list[str]:
     hidden = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            _mount("tmpfs", str(path), "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k")
-        elif path.is_file():
-            _mount("/dev/null", str(path), None, MS_BIND)
-        else:
+        try:
+            if path.is_dir():
+                _mount("tmpfs", str(path), "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k")
+            elif path.is_file():
+                _mount("/dev/null", str(path), None, MS_BIND)
+            else:
+                continue
+        except PermissionError:  # we cannot even reach it: hidden already
             continue
         hidden.append(str(path))
     return hidden

@@ -68,7 +68,7 @@ class Expect:
     score: float | None = None
     status: str = "graded"
     tests: dict[str, str] = field(default_factory=dict)  # test name -> status
-    cell_status: list[str] = field(default_factory=list)  # statuses some cell must have
+    cell_status: list[str] = field(default_factory=list)  # some cell has one of these
 
 
 Q1 = ("test_mean_small", "test_mean_matches_reference")
@@ -99,7 +99,7 @@ def catalog() -> dict[str, tuple[bytes, Expect]]:
         "membomb_cell": (nb(["hog = bytearray(64 * 2**30)", *CORRECT]),
                          Expect(MAX_SCORE, cell_status=["error"])),
         "forkbomb": (nb(["import os\nwhile True:\n    os.fork()", *CORRECT]),
-                     Expect(MAX_SCORE, cell_status=["error"])),
+                     Expect(MAX_SCORE, cell_status=["error", "timeout"])),
         "sys_exit_cell": (nb(["import sys\nsys.exit(0)", *CORRECT]),
                           Expect(MAX_SCORE, cell_status=["error"])),
         "os_exit_cell": (nb(["import os\nos._exit(0)", *CORRECT]),
