@@ -179,4 +179,8 @@ def test_new_lab_scaffold_validates(tmp_path):
     lab = get_lab(tmp_path, "06")
     source, cases = validate_lab(lab)
     assert lab.name == "06_feature_store" and [c.question for c in cases] == ["q1", "q1"]
+    from mlsys_edu.selftest import selftest
+
+    assert selftest(lab).passed  # the scaffold's test fails on its stub, passes on its solution
+    assert build(tmp_path, only=[lab], site=False, log=lambda _: None).executed == [lab.name]
     assert main(["--root", str(tmp_path), "new-lab", "6", "other"]) == 1  # number taken
