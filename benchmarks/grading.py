@@ -102,8 +102,18 @@ def total_points() -> float:
 
 
 def cases(quick: bool) -> list[dict[str, Any]]:
+    """20 notebooks (2 quick) importing numpy; then the same importing pandas as well, as real
+    lab notebooks do, which a cold process pays for per submission and a warm pool once."""
     n, workers = (2, 2) if quick else (20, 2)
-    return [{"label": f"{n} submissions, {workers} workers", "n": n, "workers": workers}]
+    base = {"label": f"{n} submissions, {workers} workers", "n": n, "workers": workers,
+            "imports": ["numpy"]}
+    if quick:
+        return [base]
+    return [base, {**base, "label": f"{base['label']}, notebooks import pandas",
+                   "imports": ["numpy", "pandas"]}]
+
+
+IMPORT_LINES = {"numpy": "import numpy as np\n", "pandas": "import pandas as pd\n"}
 
 
 # ---------------------------------------------------------------- writing the inputs
@@ -169,8 +179,8 @@ def prepare(case: dict[str, Any], workdir: str) -> dict[str, Any]:
     expected = []
     for i in range(case["n"]):
         wrong = _mistakes_of(i)
-        cells = ["import numpy as np\n"] + [MISTAKES[q][0] if q in wrong else SOLUTIONS[q]
-                                            for q in SOLUTIONS]
+        imports = "".join(IMPORT_LINES[m] for m in case.get("imports", ["numpy"]))
+        cells = [imports] + [MISTAKES[q][0] if q in wrong else SOLUTIONS[q] for q in SOLUTIONS]
         (subs / f"student{i:03d}.ipynb").write_text(json.dumps(_notebook(cells), indent=1),
                                                     encoding="utf-8")
         expected.append(total_points() - sum(MISTAKES[q][1] for q in wrong))

@@ -13,16 +13,19 @@ grades both with the judge exactly as a student submission would be graded, and 
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import nbformat
 
+from mlsys_edu.course.config import CourseConfig, load_config
+from mlsys_edu.course.notebooks import solution_notebook, student_notebook
 from mlsys_edu.lab.layout import Lab, get_lab, project_root
+from mlsys_edu.lab.source import parse_lab_source
+from mlsys_edu.lab.validate import validate_lab
 
 
 @dataclass
@@ -78,46 +81,16 @@ class SelftestReport:
 # ----------------------------------------------------------------------------------------------
 # Notebooks and exercises, from the course build when it is there
 # ----------------------------------------------------------------------------------------------
-def _call_builder(builder: Callable[..., Any], lab: Lab) -> Any:
-    """Call ``student_notebook``/``solution_notebook`` as ``(lab)`` or ``(lab, source, config)``."""
-    if len(inspect.signature(builder).parameters) == 1:
-        return builder(lab)
-    from mlsys_edu.course.config import CourseConfig, load_config
-    from mlsys_edu.lab.validate import validate_lab  # raises LabSourceError listing every problem
-
-    config = (load_config(lab.root) if (lab.root / "mkdocs.yml").is_file() else CourseConfig())
-    return builder(lab, validate_lab(lab)[0], config)
-
-
 def lab_notebooks(lab: Lab) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
-    """The (student, solution) notebooks, unexecuted, as the course build writes them.
-
-    From ``mlsys_edu.course.notebooks`` when present, else from the built files in ``build/``.
-    """
-    try:
-        from mlsys_edu.course.notebooks import solution_notebook, student_notebook
-    except ImportError:
-        built = (lab.student_notebook, lab.solution_notebook)
-        missing = [str(p) for p in built if not p.is_file()]
-        if missing:
-            raise FileNotFoundError(f"no built notebooks {missing}; build the lab first "
-                                    f"(mlsys-edu build {lab.number})") from None
-        return tuple(nbformat.read(p, as_version=4) for p in built)  # type: ignore[return-value]
-    return _call_builder(student_notebook, lab), _call_builder(solution_notebook, lab)
+    """The (student, solution) notebooks, unexecuted, exactly as the course build writes them."""
+    config = load_config(lab.root) if (lab.root / "mkdocs.yml").is_file() else CourseConfig()
+    source, _ = validate_lab(lab)  # raises LabSourceError listing every problem
+    return student_notebook(lab, source, config), solution_notebook(lab, source, config)
 
 
-def exercise_questions(lab: Lab, questions: list[str]) -> set[str]:
-    """Questions whose ``check`` follows a solution region (all of them if the parser lacks it)."""
-    try:
-        from mlsys_edu.lab import source as lab_source
-    except ImportError:
-        return set(questions)
-    if hasattr(lab_source, "questions_with_exercises"):
-        return set(lab_source.questions_with_exercises(lab))
-    parsed = lab_source.parse_lab_source(lab.source)
-    if hasattr(parsed, "questions_with_exercises"):
-        return set(parsed.questions_with_exercises())
-    return set(questions)
+def exercise_questions(lab: Lab) -> set[str]:
+    """Questions whose ``check`` follows a solution region: they must score 0 on the stubs."""
+    return set(parse_lab_source(lab.source).questions_with_exercises())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -180,8 +153,6 @@ def compare(lab_name: str, solution: dict[str, Any], stubs: dict[str, Any],
 def selftest(lab: Lab, *, options: Any = None) -> SelftestReport:
     """Grade the lab's solution and student notebooks with the judge and compare them."""
     from mlsys_edu.grader import grade_submission
-    from mlsys_edu.grader.dask_backend import private_sandbox
-    from mlsys_edu.lab.questions import load_tests
 
     student_nb, solution_nb = lab_notebooks(lab)
     with tempfile.TemporaryDirectory(prefix=f"selftest-{lab.name}-") as tmp:
@@ -189,11 +160,8 @@ def selftest(lab: Lab, *, options: Any = None) -> SelftestReport:
         for name, nb in (("solution", solution_nb), ("stubs", student_nb)):
             path = Path(tmp) / f"{name}.ipynb"
             nbformat.write(nb, path)
-            with private_sandbox(options) as mine:
-                records[name] = grade_submission(lab, path, options=mine)
-    questions = list(dict.fromkeys(t.question for t in load_tests(lab.tests_dir)))
-    return compare(lab.name, records["solution"], records["stubs"],
-                   exercise_questions(lab, questions))
+            records[name] = grade_submission(lab, path, options=options)
+    return compare(lab.name, records["solution"], records["stubs"], exercise_questions(lab))
 
 
 # ----------------------------------------------------------------------------------------------

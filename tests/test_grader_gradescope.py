@@ -258,3 +258,28 @@ def test_unreadable_record_converts_to_zero_with_the_reason():
     assert validate_results(results) == []
     assert results["score"] == 0.0 and "not valid JSON" in results["output"]
     assert validate_results(failure_results("boom", 1.5)) == []
+
+
+def test_every_judge_status_converts_to_passed_or_failed_with_its_reason():
+    statuses = ["passed", "failed", "error", "timeout", "out-of-memory", "crashed", "missing",
+                "refused"]
+    tests = [{"question": "q1", "name": f"test_{i}", "hidden": i % 2 == 1, "points": 1.0,
+              "score": 1.0 if s == "passed" else 0.0, "status": s, "message": f"why {s}",
+              "duration_s": 0.1} for i, s in enumerate(statuses)]
+    record = {"student": "dan", "source": "dan.ipynb", "lab": "99_mini", "status": "graded",
+              "reason": "", "score": 1.0, "max_score": 8.0, "duration_s": 3.2,
+              "cells": [{"index": 4, "status": "error", "message": "Traceback...\nValueError: x"}],
+              "tests": tests, "questions": {"q1": {"score": 1.0, "max_score": 8.0}}}
+    results = to_gradescope(record, GradescopeConfig(hidden_visibility="hidden"))
+    assert validate_results(results) == []
+    assert [t["status"] for t in results["tests"]] == ["passed"] + ["failed"] * 7
+    assert [t["number"] for t in results["tests"]] == [f"1.{j}" for j in range(1, 9)]
+    assert results["execution_time"] == 4 and results["score"] == 1.0
+    for test, status in zip(results["tests"], statuses):
+        if status != "passed" and test["visibility"] == "visible":
+            assert f"why {status}" in test["output"]  # public: the judge's message
+        elif status != "passed":
+            assert test["visibility"] == "hidden" and f"why {status}" not in test["output"]
+    assert "cell 4: error: ValueError: x" in results["output"]
+    shown = to_gradescope(record, GradescopeConfig(show_hidden_output=True))
+    assert all(f"why {s}" in t["output"] for t, s in zip(shown["tests"], statuses) if s != "passed")

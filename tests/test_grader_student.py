@@ -85,7 +85,7 @@ def test_check_all_runs_every_public_test_and_unknown_question_lists_known_ones(
         check("q9")
 
 
-def test_rng_is_seeded_like_the_grader(monkeypatch):
+def test_rng_is_seeded_like_the_grader():
     from mlsys_edu.lab.questions import load_source
 
     source = ("from mlsys_edu.lab import question\n"

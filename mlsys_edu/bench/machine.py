@@ -66,11 +66,14 @@ def machine_info() -> dict[str, Any]:
         "numpy": numpy.__version__,
         "torch": torch_version,
         "gpu": gpu,
+        "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
 
 
 def describe(info: dict[str, Any]) -> str:
     """One line for the top of results.md."""
     mem = f"{info['memory_gib']} GiB" if info.get("memory_gib") else "memory unknown"
+    load = info.get("load_avg_1m")
     return (f"{info['cores']} cores ({info['cpu']}), {mem}, {info.get('gpu') or 'no GPU'}; "
-            f"Python {info['python']}, numpy {info['numpy']}, torch {info.get('torch') or 'absent'}")
+            f"Python {info['python']}, numpy {info['numpy']}, torch {info.get('torch') or 'absent'}"
+            + (f"; load average {load} when it started" if load is not None else ""))

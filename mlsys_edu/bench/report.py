@@ -139,7 +139,7 @@ def figure(record: dict[str, Any], path: Path) -> Path | None:
         if xs:
             bars = ax.bar(xs, med, width, yerr=[low, high], capsize=3,
                           label=_side_name(record, side))
-            ax.bar_label(bars, [fmt_seconds(m) for m in med], fontsize=7, padding=2)
+            ax.bar_label(bars, [fmt_seconds(m) for m in med], fontsize=7, label_type="center")
     ax.set_xticks(range(len(cases)), [c["label"] for c in cases], fontsize=8)
     ax.set_xlim(-0.6, len(cases) - 0.4)
     ax.set_yscale("log")

@@ -167,7 +167,7 @@ class Encoder:
         module = getattr(kind, "__module__", "") or ""
         if module == "numpy" or module.startswith("numpy."):
             return self._numpy(obj)
-        if module.startswith("pandas."):
+        if module == "pandas" or module.startswith("pandas."):  # pandas 3 reports "pandas"
             return self._pandas(obj)
         if module == "torch" and kind.__name__ == "Tensor":
             import numpy as np

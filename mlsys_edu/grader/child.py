@@ -11,6 +11,10 @@ Each cell runs in a fresh fork of the previous state: if it finishes, the fork c
 its parent steps aside; if it loops, exits or crashes, the parent kills it and carries on
 without that cell. Each test is served by a fork of the final state, so a test can neither
 crash the namespace nor leak mutations into the next test.
+
+A known cost of forking: threads do not survive a fork, so a thread a cell starts (a server
+loop, say) is not running in later cells or in the tests; tests should build such objects
+themselves (``sub.make_server()`` inside the test runs in the test's own process).
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ import signal
 import socket
 import sys
 import traceback
+import types
 from typing import Any
 
 from mlsys_edu.grader import channel
 from mlsys_edu.grader.sandbox_os import apply_sandbox
 
 SETUP_TAG = "mlsys_edu:setup"
+_DEBUG = bool(os.environ.get("MLSYS_EDU_GRADER_DEBUG"))  # read in the zygote, before scrubbing
 _MAX_TEXT = 4000
 
 
@@ -47,8 +53,8 @@ class _NoopCheck:
         return None
 
 
-class _CappedSink(io.TextIOBase):
-    """A stdout/stderr that keeps nothing: student prints must not fill memory or the judge."""
+class _DiscardSink(io.TextIOBase):
+    """stdout/stderr in the sandbox: prints are dropped (they must not fill memory, nor fake a report)."""
 
     def write(self, text: str) -> int:
         return len(text)
@@ -88,7 +94,7 @@ def _should_skip(cell: dict[str, Any]) -> bool:
 
 
 def _exec_cell(ns: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
-    sys.stdout = sys.stderr = _CappedSink()
+    sys.stdout = sys.stderr = _DiscardSink()
     try:
         code = compile(cell["source"], f"<cell {cell['index']}>", "exec")
         exec(code, ns)  # noqa: S102 - this is the sandbox: running student code is its job
@@ -212,8 +218,13 @@ class _Server:
         key = len(self.objects) + 1
         self.objects[key] = obj
         kind = type(obj)
-        return {"t": "handle", "id": key, "type": f"{kind.__module__}.{kind.__qualname__}",
+        node = {"t": "handle", "id": key, "type": f"{kind.__module__}.{kind.__qualname__}",
                 "callable": callable(obj)}
+        if isinstance(obj, (types.FunctionType, types.MethodType, type)):
+            name = getattr(obj, "__qualname__", None)
+            if isinstance(name, str):
+                node["name"] = name[:200]
+        return node
 
     def _target(self, key: int | None) -> Any:
         return self.objects[key] if key is not None else None
@@ -255,7 +266,7 @@ class _Server:
         me = os.getpid()
         while True:
             try:
-                req, blobs = channel.recv_message(self.sock)
+                req, blobs = channel.recv_message(self.sock, max_bytes=1 << 40)  # the judge's
             except (channel.ChannelClosed, OSError):
                 os._exit(0)
             try:
@@ -312,6 +323,8 @@ def serve_tests(ns: dict[str, Any], ctrl: socket.socket, max_bytes: int) -> None
                 _, hard = resource.getrlimit(resource.RLIMIT_AS)
                 if hard != resource.RLIM_INFINITY:
                     limit_b = min(limit_b, hard)
+                elif not req.get("limit_memory", True):
+                    limit_b = resource.RLIM_INFINITY
                 try:
                     resource.setrlimit(resource.RLIMIT_AS, (limit_b, hard))
                 except (ValueError, OSError):
@@ -360,9 +373,10 @@ def submission_main(ctrl: socket.socket, config: dict[str, Any]) -> None:
                 os.wait()
             except ChildProcessError:
                 os._exit(0)
-    ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "check": _NoopCheck()}
+    ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "check": _NoopCheck(),
+                          "display": lambda *args, **kwargs: None}  # IPython's, as a no-op
     cells = run_cells(config["cells"], ns, float(config["cell_timeout_s"]))
-    sys.stdout = sys.stderr = _CappedSink()
+    sys.stdout = sys.stderr = _DiscardSink()
     channel.send_message(ctrl, {"cells": cells, "sandbox": report})
     serve_tests(ns, ctrl, int(config["max_answer_bytes"]))
 
@@ -406,7 +420,7 @@ def zygote_main(fd: int, preload: list[str], run_as_uid: int | None = None) -> N
             try:
                 submission_main(ctrl, config)
             except BaseException:  # noqa: BLE001 - the judge sees the closed channel
-                if os.environ.get("MLSYS_EDU_GRADER_DEBUG"):
+                if _DEBUG:
                     os.write(2, traceback.format_exc().encode())
             finally:
                 os._exit(0)

@@ -24,6 +24,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="show hidden tests' failure messages in the feedback")
     p.add_argument("--scheduler", default=None, help="a Dask scheduler address (optional)")
     p.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell")
+    p.add_argument("--memory-mb", type=int, default=4096,
+                   help="address-space limit of a submission in MiB (0: none, e.g. for CUDA)")
     p.add_argument("--preload", default=",".join(DEFAULT_PRELOAD),
                    help="modules each warm worker imports once, comma-separated "
                         "(default: %(default)s)")
@@ -42,7 +44,7 @@ def run_grade(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         root = Path.cwd()
     lab = get_lab(root, str(args.lab))
-    options = GradeOptions(cell_timeout_s=args.cell_timeout,
+    options = GradeOptions(cell_timeout_s=args.cell_timeout, memory_mb=args.memory_mb,
                            preload=tuple(m for m in args.preload.split(",") if m))
     records = grade_batch(lab, args.submissions, args.out, args.workers,
                           scheduler=args.scheduler, show_hidden=args.show_hidden,

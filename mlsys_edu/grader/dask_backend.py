@@ -10,15 +10,12 @@ A task that fails or a worker that dies still yields a record (status ``internal
 
 from __future__ import annotations
 
-import fcntl
 import json
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from mlsys_edu.lab.layout import LAB_DIR_RE, Lab
 
@@ -59,37 +56,6 @@ def _materialize(payload: dict[str, Any], root: Path) -> Lab:
     return lab
 
 
-@contextmanager
-def private_sandbox(options: Any = None, max_slots: int = 1024) -> Iterator[Any]:
-    """``options`` with a sandbox uid no other grading on this machine holds meanwhile.
-
-    Under root the judge runs a submission as uid ``sandbox_uid_base + slot`` and, when done,
-    kills every process of that uid; two gradings on one machine (two Dask worker processes,
-    two threads of one worker, an emulated Gradescope run next to a batch) must never share
-    it. A slot is claimed with ``flock`` on a lock file and released on exit; the uid is
-    ``base + 1000 + slot``, clear of the local pool's ``base + 0 .. workers - 1``.
-    """
-    from mlsys_edu.grader import GradeOptions
-
-    options = options or GradeOptions()
-    folder = Path(tempfile.gettempdir()) / "mlsys-edu-sandbox-slots"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    while True:
-        for slot in range(max_slots):
-            handle = open(folder / f"{slot}.lock", "a")  # noqa: SIM115 - held while grading
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            try:
-                yield replace(options, sandbox_uid_base=options.sandbox_uid_base + 1000 + slot)
-            finally:
-                handle.close()  # releases the lock
-            return
-        time.sleep(0.1)
-
-
 def grade_bytes(payload: dict[str, Any], filename: str, data: bytes,
                 options: Any = None) -> str:
     """Run on a worker: grade one submission given as bytes; the record as JSON text."""
@@ -102,8 +68,7 @@ def grade_bytes(payload: dict[str, Any], filename: str, data: bytes,
         subdir.mkdir()
         path = subdir / Path(filename).name  # the stem is the student id
         path.write_bytes(data)
-        with private_sandbox(options) as mine:
-            record = grade_submission(lab, path, options=mine)
+        record = grade_submission(lab, path, options=options)  # the sandbox claims its own uid
         return json.dumps(record)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
+import tempfile
 import time
 import traceback
 import types
@@ -58,22 +60,37 @@ def load_material(lab: Lab) -> LabMaterial:
     ref, error = None, ""
     source = reference_source(lab)
     if source is not None:
-        ref = types.ModuleType("ref")
+        # Registered in sys.modules like an imported module: dataclasses and typing look
+        # their defining module up there while the classes are created.
+        name = f"mlsys_edu_reference_{lab.name}"
+        ref = types.ModuleType(name)
+        sys.modules[name] = ref
         try:
             exec(compile(source, f"<reference {lab.name}>", "exec"), ref.__dict__)  # noqa: S102
         except Exception as exc:  # noqa: BLE001
+            sys.modules.pop(name, None)
             ref, error = None, f"the reference solution failed to load: {exc!r}"
     return LabMaterial(lab, tests, ref, error)
 
 
 def _hide_paths(lab: Lab, submission: Path, options: GradeOptions,
                 out_dir: Path | None) -> list[str]:
-    # every lab's folder (solutions and hidden tests of all labs), the build, the submissions
-    paths = [lab.dir.parent, lab.build, submission.resolve().parent, Path("/autograder")]
+    """What the child must not see: the whole course repository when that is safe (every
+    lab's solutions and hidden tests, the build, ``.git`` history), the submissions, the output.
+    The interpreter and ``mlsys_edu`` stay readable (``sandbox_os`` binds them back)."""
+    root = lab.dir.parent.parent.resolve()
+    keep_clear = {Path("/"), Path(tempfile.gettempdir()).resolve(), Path.home().resolve()}
+    if root in keep_clear or any(root in p.parents or root == p for p in
+                                 (Path(tempfile.gettempdir()).resolve(), Path(sys.base_prefix))):
+        paths = [lab.dir.parent, lab.build, root / ".git"]
+    else:
+        paths = [root, lab.dir.parent, lab.build]
+    paths += [submission.resolve().parent, Path("/autograder/results")]
     if out_dir is not None:
         paths.append(out_dir)
     paths += [Path(p) for p in options.extra_hide]
-    return [str(Path(p).resolve()) for p in paths if Path(p).exists()]
+    resolved = [Path(p).resolve() for p in paths if Path(p).exists()]
+    return [str(p) for p in resolved if p not in keep_clear]
 
 
 def empty_record(lab: Lab, submission: Path, material: LabMaterial | None) -> dict[str, Any]:
@@ -126,6 +143,7 @@ class _Child:
         self.ctrl, self.pid = zygote.spawn(config)
         self.uid = zygote.uid
         self.max_bytes = int(config["max_answer_bytes"])
+        self.limit_memory = int(config["limits"]["memory_mb"]) > 0
 
     def cells(self, timeout_s: float) -> dict[str, Any]:
         header, _ = channel.recv_message(self.ctrl, timeout_s)
@@ -136,7 +154,8 @@ class _Child:
         import numpy as np
 
         start = time.monotonic()
-        channel.send_message(self.ctrl, {"op": "test", "memory_mb": case.memory_mb})
+        channel.send_message(self.ctrl, {"op": "test", "memory_mb": case.memory_mb,
+                                         "limit_memory": self.limit_memory})
         self.ctrl.settimeout(30)
         data, fds, _, _ = socket.recv_fds(self.ctrl, 1024, 1)
         self.ctrl.settimeout(None)
@@ -220,8 +239,8 @@ def _grade_cells_and_tests(record: dict[str, Any], sub: Any, material: LabMateri
               "max_answer_bytes": int(options.max_answer_mb * 2**20),
               "limits": {"cpu_s": options.cpu_s, "fsize_mb": options.fsize_mb,
                          "nproc": options.nproc,
-                         "memory_mb": max([options.memory_mb] +
-                                          [c.memory_mb for c in material.tests])}}
+                         "memory_mb": 0 if options.memory_mb <= 0 else
+                         max([options.memory_mb] + [c.memory_mb for c in material.tests])}}
     child = None
     tightened: list[str] = []
     if zygote.uid is not None and not mount_namespace_available():
@@ -236,9 +255,10 @@ def _grade_cells_and_tests(record: dict[str, Any], sub: Any, material: LabMateri
             if tightened:
                 record["sandbox"]["notes"].append(f"permissions tightened on {tightened}")
         except (channel.ChannelTimeout, channel.ChannelClosed, OSError) as exc:
-            reason = ("the notebook did not finish running" if isinstance(exc, TimeoutError)
-                      else "the notebook's process ended while running its cells")
-            reason += f" ({exc!r})"
+            reason = (f"the notebook did not finish running within {budget_s:g} s"
+                      if isinstance(exc, TimeoutError)
+                      else "the notebook's process ended while running its cells (did a cell "
+                           "close files or kill processes it did not start?)")
             record["reason"] = reason
             child = _dead(child)
         for case in material.tests:
@@ -262,7 +282,8 @@ def _grade_cells_and_tests(record: dict[str, Any], sub: Any, material: LabMateri
     record["score"] = float(sum(t["score"] for t in record["tests"]))
 
 
-def _dead(child: _Child) -> None:  # noqa: D103
+def _dead(child: _Child) -> None:
+    """Close a child that stopped answering; the caller drops its reference."""
     child.close()
     return None
 
@@ -272,7 +293,7 @@ def grade_batch(lab: Lab, submissions: list[Path], out_dir: Path, workers: int |
                 scheduler: str | None = None, show_hidden: bool = False, *,
                 options: GradeOptions | None = None, progress: bool = True) -> list[dict]:
     """Grade every submission, write ``out_dir``'s gradebook, feedback and results; records."""
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, as_completed
     from queue import Queue
 
     from tqdm import tqdm
@@ -318,7 +339,7 @@ def grade_batch(lab: Lab, submissions: list[Path], out_dir: Path, workers: int |
         with ThreadPoolExecutor(workers) as executor, \
                 tqdm(total=len(paths), desc=f"grading {lab.name}", unit="sub",
                      disable=not progress) as bar:
-            for future in [executor.submit(one, i) for i in range(len(paths))]:
+            for future in as_completed([executor.submit(one, i) for i in range(len(paths))]):
                 try:
                     future.result()
                 except Exception:  # noqa: BLE001 - recorded below

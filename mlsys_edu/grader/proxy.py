@@ -95,7 +95,7 @@ class Connection:
             self.sock.settimeout(left)
             channel.send_message(self.sock, header, enc.blobs)
             reply, blobs = channel.recv_message(self.sock, left, self.max_bytes)
-        except channel.ChannelTimeout:
+        except (channel.ChannelTimeout, TimeoutError):
             self.broken = TestTimeout(f"the submission did not answer within {self.timeout_s:g} s "
                                       "(an infinite loop, or too slow)")
         except channel.TooLarge as exc:
@@ -116,8 +116,11 @@ class Connection:
     def _handle(self, node: dict[str, Any]) -> "Remote":
         if node["t"] != "handle":
             raise ValueError("the submission sent a reference it may not send")
-        return Remote(self, int(node["id"]), str(node.get("type", "object")),
-                      bool(node.get("callable")))
+        kind = str(node.get("type", "object"))
+        if node.get("name"):
+            short = kind.rsplit(".", 1)[-1]
+            kind = f"{'class' if short in ('type', 'ABCMeta') else short} {node['name']}"
+        return Remote(self, int(node["id"]), kind, bool(node.get("callable")))
 
 
 def _ref(obj: Any) -> dict[str, Any]:
@@ -181,7 +184,8 @@ class Remote:
         return hash((id(self._conn), self._id))
 
     def __repr__(self) -> str:
-        return f"<{self._type} object in the submission>"
+        kind = self._type
+        return f"<{kind} in the submission>" if " " in kind else f"<{kind} object in the submission>"
 
 
 class Namespace(Remote):

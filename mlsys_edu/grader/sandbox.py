@@ -31,13 +31,17 @@ class GradeOptions:
     """How to run submissions. Sizes in MiB, times in seconds."""
 
     cell_timeout_s: float = 60.0
-    memory_mb: int = 4096  # the child's hard address-space limit; tests may ask for less
+    # The child's hard address-space limit (tests may ask for less); 0: none, e.g. for CUDA,
+    # which reserves far more address space than it uses.
+    memory_mb: int = 4096
     cpu_s: int = 1800  # CPU time for the whole submission (all cells and tests)
     fsize_mb: int = 256
     nproc: int = 64  # processes the submission may run at once
     max_answer_mb: float = 64.0
     block_network: bool = True
-    sandbox_uid_base: int = 61000  # worker slot k runs as uid base + k when the judge is root
+    # Under root each zygote runs its submissions as the first uid from base + slot that no
+    # other judge on this machine holds (an flock per uid).
+    sandbox_uid_base: int = 61000
     preload: tuple[str, ...] = DEFAULT_PRELOAD
     extra_hide: tuple[str, ...] = ()  # more folders the child must not see
     startup_timeout_s: float = 120.0
@@ -53,9 +57,8 @@ def scrubbed_env(workdir: str) -> dict[str, str]:
            "LANG": os.environ.get("LANG", "C.UTF-8"), "MPLBACKEND": "Agg",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": os.path.join(workdir, ".mpl")}
-    for name in ("MLSYS_EDU_DATA", "MLSYS_EDU_GRADER_DEBUG"):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
+    if os.environ.get("MLSYS_EDU_DATA"):  # the offline datasets; no other MLSYS_* variable
+        env["MLSYS_EDU_DATA"] = os.environ["MLSYS_EDU_DATA"]
     return env
 
 
@@ -94,11 +97,18 @@ class Zygote:
     def start(self) -> None:
         parent, child = socket.socketpair()
         env = scrubbed_env(tempfile.gettempdir())
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        if os.environ.get("MLSYS_EDU_GRADER_DEBUG"):  # the zygote's stderr: the terminal
+            env["MLSYS_EDU_GRADER_DEBUG"] = "1"
+        # only where mlsys_edu itself lives: the child must not inherit (and later see)
+        # every folder on the judge's path; its cwd is the temp folder, not the judge's
+        import mlsys_edu
+
+        env["PYTHONPATH"] = str(Path(mlsys_edu.__file__).resolve().parent.parent)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mlsys_edu.grader.child", str(child.fileno()),
              json.dumps(list(self.options.preload)), json.dumps(self.options.zygote_uid)],
             pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL,
+            cwd=tempfile.gettempdir(),
             stdout=subprocess.DEVNULL, start_new_session=True,
             stderr=None if os.environ.get("MLSYS_EDU_GRADER_DEBUG") else subprocess.DEVNULL)
         child.close()

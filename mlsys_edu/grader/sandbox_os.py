@@ -52,35 +52,55 @@ def _untraversable(path: Path, uid: int) -> Path | None:
     return None
 
 
-def _expose_interpreter(uid: int) -> list[str]:
-    """Make the interpreter's folders reachable for ``uid`` under an untraversable ancestor."""
-    needed = {Path(p) for p in (sys.base_prefix, sys.prefix, *sys.path) if p and Path(p).is_dir()}
-    blocked: dict[Path, list[Path]] = {}
-    for path in needed:
-        top = _untraversable(path, uid)
-        if top is not None:
-            blocked.setdefault(top, []).append(path)
-    done = []
-    for top, paths in blocked.items():
-        keep = sorted({p for p in paths if not any(q in p.parents for q in paths)})
-        fds = [os.open(p, os.O_PATH) for p in keep]
+def _needed_paths() -> list[Path]:
+    """Folders the child must still read: the interpreter, ``sys.path``, this package."""
+    raw = [sys.base_prefix, sys.prefix, *sys.path]
+    package = sys.modules.get("mlsys_edu")
+    if package is not None and getattr(package, "__file__", None):
+        raw.append(str(Path(package.__file__).parent))
+    found = set()
+    for p in filter(None, raw):
+        try:
+            if Path(p).is_dir():
+                found.add(Path(p).resolve())
+        except OSError:  # out of our reach anyway
+            pass
+    return sorted(found)
+
+
+def _cover(top: Path, needed: list[Path]) -> None:
+    """Mount an empty tmpfs on ``top``, then bind back each needed folder strictly under it."""
+    inside = [p for p in needed if top in p.parents]
+    keep = sorted({p for p in inside if not any(q in p.parents for q in inside)})
+    fds = [os.open(p, os.O_PATH) for p in keep]
+    try:
         _mount("tmpfs", str(top), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
         for path, fd in zip(keep, fds):
             path.mkdir(parents=True, exist_ok=True)
             _mount(f"/proc/self/fd/{fd}", str(path), None, MS_BIND | MS_REC)
+    finally:
+        for fd in fds:
             os.close(fd)
-        done.append(str(top))
-    return done
 
 
-def _hide(paths: list[str]) -> list[str]:
-    """Cover each folder with an empty read-only tmpfs (files with /dev/null)."""
+def _expose_interpreter(uid: int, needed: list[Path]) -> list[str]:
+    """Make the interpreter's folders reachable for ``uid`` under an untraversable ancestor
+    (e.g. a pyenv Python in a 0700 ``/root``): everything else there stays out of sight."""
+    tops = {top for path in needed if (top := _untraversable(path, uid)) is not None}
+    for top in sorted(tops):
+        _cover(top, needed)
+    return [str(t) for t in sorted(tops)]
+
+
+def _hide(paths: list[str], needed: list[Path]) -> list[str]:
+    """Cover each folder with an empty tmpfs (files with /dev/null); what the interpreter
+    needs below a covered folder (a virtualenv inside the course repository) is bound back."""
     hidden = []
     for raw in paths:
         path = Path(raw)
         try:
             if path.is_dir():
-                _mount("tmpfs", str(path), "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k")
+                _cover(path, needed)
             elif path.is_file():
                 _mount("/dev/null", str(path), None, MS_BIND)
             else:
@@ -113,12 +133,33 @@ def _map_ids(inside: int, outside: int, outside_gid: int, inside_gid: int | None
         f.write(f"{inside if inside_gid is None else inside_gid} {outside_gid} 1")
 
 
+def _private_tmp(workdir: str) -> list[str]:
+    """Fresh empty /tmp, /var/tmp and /dev/shm (nothing left there by other submissions),
+    with the working directory (usually under /tmp) mounted back in place."""
+    work = Path(workdir)
+    work_fd = os.open(work, os.O_PATH)
+    done = []
+    try:
+        for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+            if Path(folder).is_dir() and not Path(folder).is_symlink():
+                _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m")
+                done.append(folder)
+        if any(Path(f) in work.parents for f in done):
+            work.mkdir(parents=True, exist_ok=True)
+            _mount(f"/proc/self/fd/{work_fd}", str(work), None, MS_BIND | MS_REC)
+    finally:
+        os.close(work_fd)
+    return done
+
+
 def _setup_mounts(config: dict[str, Any], uid: int | None, report: dict[str, Any]) -> None:
     try:
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
-        report["hidden"] = _hide(config.get("hide", []))
+        needed = _needed_paths()
+        report["hidden"] = _hide(config.get("hide", []), needed)
+        report["private_tmp"] = _private_tmp(config["workdir"])
         if uid is not None:
-            report["exposed"] = _expose_interpreter(uid)
+            report["exposed"] = _expose_interpreter(uid, needed)
         report["mount_namespace"] = True
     except OSError as exc:
         report["notes"].append(f"mount setup failed: {exc}")
@@ -174,7 +215,7 @@ def apply_sandbox(config: dict[str, Any]) -> dict[str, Any]:
     if uid is None:  # RLIMIT_NPROC counts every process of the user: allow what exists
         nproc += _count_processes(real_uid)
     for res, value in ((resource.RLIMIT_CPU, int(limits["cpu_s"])),
-                       (resource.RLIMIT_AS, mem_b),
+                       (resource.RLIMIT_AS, mem_b if mem_b > 0 else resource.RLIM_INFINITY),
                        (resource.RLIMIT_FSIZE, int(limits["fsize_mb"]) * 2**20),
                        (resource.RLIMIT_NPROC, nproc),
                        (resource.RLIMIT_CORE, 0)):

@@ -152,6 +152,11 @@ def catalog() -> dict[str, tuple[bytes, Expect]]:
             "import os\nif os.fork() == 0:\n    os.setsid()\n    import time\n"
             "    time.sleep(300)\n    os._exit(0)",
             *CORRECT]), Expect(MAX_SCORE)),
+        "drop_in_tmp": (nb([
+            "open('/tmp/mlsys_edu_drop.txt', 'w').write('answers for the next student')",
+            *CORRECT]), Expect(MAX_SCORE)),
+        "magics": (nb(["%matplotlib inline", "!pip install --no-index nothing",
+                       "display('hello')", *CORRECT]), Expect(MAX_SCORE)),
         "delete_files": (nb([
             "import os, shutil\n"
             "for name in os.listdir('.'):\n    shutil.rmtree(name, ignore_errors=True)\n"

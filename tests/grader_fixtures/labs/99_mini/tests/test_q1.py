@@ -1,5 +1,4 @@
 from mlsys_edu.lab import question
-import numpy as np
 import pytest
 
 

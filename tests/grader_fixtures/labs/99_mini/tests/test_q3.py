@@ -1,6 +1,5 @@
 from mlsys_edu.lab import question
 import pandas as pd
-import pytest
 
 
 @question("q3", points=1, timeout_s=2, memory_mb=2048)
