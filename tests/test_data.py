@@ -166,3 +166,16 @@ def test_cache_dir_env_override(monkeypatch, tmp_path):
     assert cache.cache_dir() == tmp_path
     monkeypatch.delenv("MLSYS_EDU_CACHE")
     assert cache.cache_dir() == Path("~/.cache/mlsys_edu").expanduser()
+
+
+def test_reads_are_recorded_for_the_build_cache(isolated, monkeypatch):
+    folder = _fake_folder(isolated / "data")
+    monkeypatch.setenv("MLSYS_EDU_DATA", str(isolated / "data"))
+    log = isolated / "reads.log"
+    monkeypatch.setenv("MLSYS_EDU_READS", str(log))
+    load_youtube_spam()
+    from mlsys_edu.data.reads import read_log, sha256_file
+    entries = read_log(log)
+    assert set(entries) == {str((folder / n).resolve()) for n in EXPECTED_COUNTS}
+    assert entries[str((folder / "Youtube01-Psy.csv").resolve())] == sha256_file(
+        folder / "Youtube01-Psy.csv")

@@ -331,8 +331,8 @@ def lf_conflicts(L: np.ndarray) -> np.ndarray:
     # BEGIN SOLUTION 1.4
     L = validate_label_matrix(L)
     votes = L != ABSTAIN
-    high = np.where(votes, L, np.iinfo(np.int64).min).max(axis=1, keepdims=True)
-    low = np.where(votes, L, np.iinfo(np.int64).max).min(axis=1, keepdims=True)
+    high = np.where(votes, L, ABSTAIN).max(axis=1, keepdims=True)
+    low = np.where(votes, L, np.iinfo(L.dtype).max).min(axis=1, keepdims=True)
     return (votes & (high != low)).mean(axis=0)  # >= 2 distinct labels on the row
     # END SOLUTION
 
@@ -429,8 +429,8 @@ check("q5")
 #
 # **EM** maximises the likelihood $\prod_i \sum_y \pi_y \prod_j \theta_{jyL_{ij}}$:
 #
-# - **E-step**: $q_{iy} = P(Y_i = y \mid L_i)$ with the current parameters (in log space: a
-#   product of 20 probabilities underflows);
+# - **E-step**: $q_{iy} = P(Y_i = y \mid L_i)$ with the current parameters (in log space:
+#   products of many small probabilities underflow);
 # - **M-step**: $\pi_y \propto \alpha + \sum_i q_{iy}$ and
 #   $\theta_{jyv} \propto \alpha + \sum_i q_{iy}\,[L_{ij} = v]$ (with a small pseudo-count
 #   $\alpha$ so that no probability is exactly 0).
@@ -441,18 +441,23 @@ check("q5")
 # \sum_y \pi_y \theta_{jyy} / \sum_y \pi_y (1 - \theta_{jy,-1})$.
 #
 # **Fast**: a label matrix has few distinct rows (12 LFs with 3 answers allow $3^{12}$
-# patterns; our training set shows a few hundred), and the posterior depends on the row only.
+# patterns; our 1,586 training comments show 175), and the posterior depends on the row only.
 # So run EM over the $U$ unique rows, each weighted by its count $c_u$: every step costs
 # $O(U m k)$ instead of $O(n m k)$. `unique_rows` (given) finds them by encoding each row as
 # one base-$(k+1)$ integer and hashing those with `pd.factorize`.
 #
-# **Linear algebra**: write LF $j$'s answer $v$ on unique row $u$ as a one in column
-# $j(k+1) + v + 1$ of a one-hot matrix $A$ of shape $U \times m(k+1)$ (sparse: $m$ ones per
-# row; `_design`, given, builds it). Stack $\log\theta$ into a table $T$ of shape
-# $m(k+1) \times k$ with $T_{j(k+1)+v+1,\,y} = \log\theta_{jyv}$ (`_table`, given). Then
+# **Linear algebra, and abstains for free**: most entries of $L$ are abstains. Write
+# $\log P(\text{row } u \mid y) = b_y + \sum_{j:\,U_{uj} \ne -1} (\log\theta_{jyU_{uj}} -
+# \log\theta_{jy,-1})$ with $b_y = \sum_j \log\theta_{jy,-1}$: only the votes cost work. Put
+# LF $j$'s vote $v$ on unique row $u$ as a one in column $jk + v$ of a sparse one-hot matrix
+# $A$ ($U \times mk$; `_design`, given) and the differences in a table $T$ ($mk \times k$,
+# $T_{jk+v,\,y} = \log\theta_{jyv} - \log\theta_{jy,-1}$; `_table`, given, returns $T$ and $b$).
+# Then
 #
-# - E-step: $\log P(Y = y, \text{row } u) = \log \pi_y + (A T)_{uy}$;
-# - M-step: the expected answer counts are $A^\top (c \odot q)$, shape $m(k+1) \times k$.
+# - E-step: $\log P(Y = y, \text{row } u) = \log \pi_y + b_y + (A T)_{uy}$;
+# - M-step: the expected vote counts are $A^\top (c \odot q)$, shape $mk \times k$; the
+#   expected abstain count of LF $j$ for class $y$ is the class total $\sum_u c_u q_{uy}$
+#   minus its votes.
 #
 # Write `DawidSkene._log_joint` (the E-step's $(U, k)$ matrix; `_posterior`, given,
 # normalises it with a log-sum-exp) and `DawidSkene.fit`. Snorkel's own label model fits
@@ -467,8 +472,8 @@ def unique_rows(L: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray
         rows, inverse, counts = np.unique(L, axis=0, return_inverse=True, return_counts=True)
         return rows, inverse.reshape(-1), counts
     codes = np.zeros(L.shape[0], dtype=np.int64)
-    for j in range(m):  # code = sum_j (L_ij + 1) * base**j
-        codes += (L[:, j].astype(np.int64) + 1) * base**j
+    for j, column in enumerate(np.ascontiguousarray(L.T)):  # code = sum_j (L_ij + 1) base^j
+        codes += (column + 1).astype(np.int64) * base**j
     inverse, uniques = pd.factorize(codes)  # hashing: faster than np.unique's sort
     rows = (uniques[:, None] // base ** np.arange(m, dtype=np.int64)) % base - 1
     return rows.astype(L.dtype), inverse, np.bincount(inverse, minlength=len(uniques))
@@ -488,21 +493,24 @@ class DawidSkene:
         self.cardinality, self.max_iter, self.tol, self.alpha = cardinality, max_iter, tol, alpha
 
     def _design(self, rows: np.ndarray) -> sparse.csr_matrix:
-        """One-hot answers: ``A[u, j * (k + 1) + v + 1] = 1`` where row ``u`` has LF ``j`` = v."""
-        n_rows, m = rows.shape
-        width = self.cardinality + 1
-        columns = (np.arange(m) * width + rows.astype(np.int64) + 1).ravel()
-        return sparse.csr_matrix((np.ones(columns.size), columns, np.arange(0, columns.size + 1, m)),
-                                 shape=(n_rows, m * width))
+        """One-hot votes: ``A[u, j * k + v] = 1`` where row ``u`` has LF ``j`` voting v >= 0."""
+        k = self.cardinality
+        u, j = np.nonzero(rows != ABSTAIN)
+        columns = j * k + rows[u, j].astype(np.int64)
+        return sparse.csr_matrix((np.ones(len(u)), (u, columns)), shape=(len(rows), rows.shape[1] * k))
 
-    def _table(self) -> np.ndarray:
-        """``T[j * (k + 1) + v + 1, y] = log P(lf_j = v | Y = y)``, shape (m(k+1), k)."""
-        return np.log(self.confusion_).transpose(0, 2, 1).reshape(-1, self.cardinality)
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        """``T[j * k + v, y] = log theta[j, y, v] - log theta[j, y, abstain]`` and
+        ``b[y] = sum_j log theta[j, y, abstain]``."""
+        log_theta = np.log(self.confusion_)  # (m, k, k + 1), answer v at index v + 1
+        table = (log_theta[:, :, 1:] - log_theta[:, :, :1]).transpose(0, 2, 1)
+        return table.reshape(-1, self.cardinality), log_theta[:, :, 0].sum(axis=0)
 
     def _log_joint(self, A: sparse.csr_matrix) -> np.ndarray:
         """``log P(Y = y, row u)`` = log pi_y + sum_j log theta[j, y, answer of LF j]."""
         # BEGIN SOLUTION 1.6
-        return np.log(self.class_balance_) + A @ self._table()
+        table, base = self._table()
+        return np.log(self.class_balance_) + base + A @ table
         # END SOLUTION
 
     def _posterior(self, A: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -528,8 +536,9 @@ class DawidSkene:
                 self.class_balance_ = (weighted.sum(axis=0) + self.alpha) / (n + k * self.alpha)
             else:
                 self.class_balance_ = np.asarray(class_balance, dtype=float)
-            answers = np.asarray(A.T @ weighted).reshape(-1, k + 1, k).transpose(0, 2, 1)
-            answers = answers + self.alpha
+            votes = np.asarray(A.T @ weighted).reshape(-1, k, k).transpose(0, 2, 1)  # (m, y, v)
+            abstains = weighted.sum(axis=0)[None, :, None] - votes.sum(axis=2, keepdims=True)
+            answers = np.concatenate([abstains, votes], axis=2) + self.alpha
             self.confusion_ = answers / answers.sum(axis=2, keepdims=True)
             q, log_evidence = self._posterior(A)
             log_lik = float(counts @ log_evidence)
