@@ -532,12 +532,13 @@ class DawidSkene:
         previous, n = -np.inf, counts.sum()
         for self.n_iter_ in range(1, self.max_iter + 1):
             weighted = q * counts[:, None]  # (U, k): expected class counts per unique row
+            class_totals = counts @ q  # = weighted.sum(axis=0), as one BLAS call
             if class_balance is None:
-                self.class_balance_ = (weighted.sum(axis=0) + self.alpha) / (n + k * self.alpha)
+                self.class_balance_ = (class_totals + self.alpha) / (n + k * self.alpha)
             else:
                 self.class_balance_ = np.asarray(class_balance, dtype=float)
             votes = np.asarray(A.T @ weighted).reshape(-1, k, k).transpose(0, 2, 1)  # (m, y, v)
-            abstains = weighted.sum(axis=0)[None, :, None] - votes.sum(axis=2, keepdims=True)
+            abstains = class_totals[None, :, None] - votes.sum(axis=2, keepdims=True)
             answers = np.concatenate([abstains, votes], axis=2) + self.alpha
             self.confusion_ = answers / answers.sum(axis=2, keepdims=True)
             q, log_evidence = self._posterior(A)
@@ -557,11 +558,10 @@ class DawidSkene:
         """``P(Y = y | L_i)`` for every row, shape (n, k)."""
         if not hasattr(self, "confusion_"):
             raise RuntimeError("call fit(L) before predict_proba(L)")
-        L = validate_label_matrix(L, self.cardinality)
-        if L.shape[1] != self.confusion_.shape[0]:
-            raise ValueError(f"L has {L.shape[1]} LFs; the model was fitted with "
+        rows, inverse, _ = unique_rows(L, self.cardinality)  # validates L too
+        if rows.shape[1] != self.confusion_.shape[0]:
+            raise ValueError(f"L has {rows.shape[1]} LFs; the model was fitted with "
                              f"{self.confusion_.shape[0]}")
-        rows, inverse, _ = unique_rows(L, self.cardinality)
         return self._posterior(self._design(rows))[0][inverse]
 
     def predict(self, L: np.ndarray) -> np.ndarray:

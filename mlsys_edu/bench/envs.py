@@ -62,8 +62,9 @@ class SideEnv:
 
 def env_python(env_dir: Path) -> Path:
     """The interpreter of a venv (POSIX and Windows layouts)."""
-    posix = env_dir / "bin" / "python"
-    return posix if posix.exists() or sys.platform != "win32" else env_dir / "Scripts" / "python.exe"
+    if sys.platform == "win32":
+        return env_dir / "Scripts" / "python.exe"
+    return env_dir / "bin" / "python"
 
 
 def _tail(text: str, lines: int = ERROR_TAIL_LINES) -> str:

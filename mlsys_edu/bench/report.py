@@ -69,14 +69,15 @@ def _side_name(record: dict[str, Any], side: str) -> str:
 def markdown(results: dict[str, Any]) -> str:
     """The results as a Markdown page: date and machine on top, then one table."""
     info = results["machine"]
-    mode = "quick (toy sizes, our side only)" if results["quick"] else "full"
+    mode = "quick (toy sizes, our side only, no warm-up)" if results["quick"] else "full"
+    warm = "" if results["quick"] else " after one warm-up per side"
     lines = [
         "# Benchmark results", "",
         f"Measured {info['date']} on {describe(info)}.", "",
         f"Mode: {mode}; {results['repeats']} alternating round"
-        f"{'s' if results['repeats'] != 1 else ''} after one warm-up per side. "
+        f"{'s' if results['repeats'] != 1 else ''}{warm}. "
         "Times are the median [min–max] of one side's rounds; speed-up = the median over "
-        "rounds of other ÷ ours (above 1: ours is faster).", "",
+        "rounds of other ÷ ours (above 1: ours is faster); metrics are each side's last round.", "",
         "| comparison | case | ours median [min–max] | versus | other median [min–max] "
         "| speed-up | metrics (ours / other) |",
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -1,10 +1,11 @@
 """Run comparisons: warm-up, alternating pairs, each side in a fresh subprocess.
 
 Method, per case: ``prepare`` writes the inputs once (project interpreter); every side runs
-once as a warm-up (discarded); then ``repeats`` rounds run the sides in turn (ours, anchor,
-ours, anchor, ...), each call a fresh ``python benchmarks/_worker.py`` of the side's
-interpreter -- the project's for ``ours`` and other non-anchor sides, the side environment's
-for ``anchor``. Round ``i`` gives the pair ``(ours_i, other_i)`` that :mod:`.stats` compares.
+once as a warm-up (discarded; skipped in quick mode, which is a smoke test); then ``repeats``
+rounds run the sides in turn (ours, anchor, ours, anchor, ...), each call a fresh
+``python benchmarks/_worker.py`` of the side's interpreter -- the project's for ``ours`` and
+other non-anchor sides, the side environment's for ``anchor``. Round ``i`` gives the pair
+``(ours_i, other_i)`` that :mod:`.stats` compares.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def _metrics(result: dict[str, Any]) -> dict[str, Any]:
 
 def measure_case(comparison: Comparison, case: dict[str, Any], pythons: dict[str, Path],
                  repeats: int, worker: Path, cwd: Path, log: Log = _stderr_log,
-                 timeout_s: float = SIDE_TIMEOUT_S) -> dict[str, dict[str, Any]]:
+                 timeout_s: float = SIDE_TIMEOUT_S, warmup: bool = True,
+                 ) -> dict[str, dict[str, Any]]:
     """Warm-up then ``repeats`` alternating rounds over the sides in ``pythons`` (ours first).
 
     Returns, per side, ``samples_s``, ``median``/``min``/``max``, the last run's ``metrics``,
@@ -115,11 +117,12 @@ def measure_case(comparison: Comparison, case: dict[str, Any], pythons: dict[str
         out[side]["metrics"] = _metrics(result)
 
     warm = []
-    for side in sides:  # warm-up: one run each, discarded
+    for side in sides if warmup else []:  # warm-up: one run each, discarded
         one(side)
         if out[side]["status"] == "ok":
             warm.append(f"{side} {out[side]['samples_s'].pop():.3g}s")
-    log(f"    warm-up: {', '.join(warm) or 'every side failed'}")
+    if warmup:
+        log(f"    warm-up: {', '.join(warm) or 'every side failed'}")
     for i in range(repeats):
         for side in sides:
             one(side)
@@ -200,7 +203,7 @@ def run_comparison(comparison: Comparison, *, quick: bool, repeats: int, workdir
             continue
         log(f"    prepared in {time.perf_counter() - started:.1f} s")
         entry["sides"] = measure_case(comparison, prepared, pythons, repeats, worker, cwd, log,
-                                      timeout_s)
+                                      timeout_s, warmup=not quick)
         entry["sides"].update({s: dict(why) for s, why in skipped.items()})
         ours = entry["sides"].get("ours", {})
         for side in comparison.sides[1:]:

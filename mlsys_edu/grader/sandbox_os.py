@@ -68,13 +68,16 @@ def _needed_paths() -> list[Path]:
     return sorted(found)
 
 
-def _cover(top: Path, needed: list[Path]) -> None:
-    """Mount an empty tmpfs on ``top``, then bind back each needed folder strictly under it."""
+def _cover(top: Path, needed: list[Path], tmpfs: str = "mode=0755,size=1m") -> None:
+    """Mount an empty tmpfs on ``top``, then bind back each needed folder strictly under it.
+
+    The folders are opened before the mount and bound recursively, so they come back as the
+    process saw them: with any cover already mounted inside them still in place."""
     inside = [p for p in needed if top in p.parents]
     keep = sorted({p for p in inside if not any(q in p.parents for q in inside)})
     fds = [os.open(p, os.O_PATH) for p in keep]
     try:
-        _mount("tmpfs", str(top), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+        _mount("tmpfs", str(top), "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
         for path, fd in zip(keep, fds):
             path.mkdir(parents=True, exist_ok=True)
             _mount(f"/proc/self/fd/{fd}", str(path), None, MS_BIND | MS_REC)
@@ -133,22 +136,16 @@ def _map_ids(inside: int, outside: int, outside_gid: int, inside_gid: int | None
         f.write(f"{inside if inside_gid is None else inside_gid} {outside_gid} 1")
 
 
-def _private_tmp(workdir: str) -> list[str]:
+def _private_tmp(workdir: str, needed: list[Path]) -> list[str]:
     """Fresh empty /tmp, /var/tmp and /dev/shm (nothing left there by other submissions),
-    with the working directory (usually under /tmp) mounted back in place."""
-    work = Path(workdir)
-    work_fd = os.open(work, os.O_PATH)
+    with the working directory and the interpreter's folders (a virtualenv in a checkout under
+    /tmp, say) bound back in place."""
+    keep = [Path(workdir).resolve(), *needed]
     done = []
-    try:
-        for folder in ("/tmp", "/var/tmp", "/dev/shm"):
-            if Path(folder).is_dir() and not Path(folder).is_symlink():
-                _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m")
-                done.append(folder)
-        if any(Path(f) in work.parents for f in done):
-            work.mkdir(parents=True, exist_ok=True)
-            _mount(f"/proc/self/fd/{work_fd}", str(work), None, MS_BIND | MS_REC)
-    finally:
-        os.close(work_fd)
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        if Path(folder).is_dir() and not Path(folder).is_symlink():
+            _cover(Path(folder), keep, tmpfs="mode=1777,size=64m")
+            done.append(folder)
     return done
 
 
@@ -157,7 +154,7 @@ def _setup_mounts(config: dict[str, Any], uid: int | None, report: dict[str, Any
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
         needed = _needed_paths()
         report["hidden"] = _hide(config.get("hide", []), needed)
-        report["private_tmp"] = _private_tmp(config["workdir"])
+        report["private_tmp"] = _private_tmp(config["workdir"], needed)
         if uid is not None:
             report["exposed"] = _expose_interpreter(uid, needed)
         report["mount_namespace"] = True
