@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlsys_edu.grader.sandbox import DEFAULT_PRELOAD
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -26,9 +25,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell")
     p.add_argument("--memory-mb", type=int, default=4096,
                    help="address-space limit of a submission in MiB (0: none, e.g. for CUDA)")
-    p.add_argument("--preload", default=",".join(DEFAULT_PRELOAD),
+    p.add_argument("--preload", default=None,
                    help="modules each warm worker imports once, comma-separated "
-                        "(default: %(default)s)")
+                        "(default: numpy, pandas, pyarrow and what the lab imports)")
     p.set_defaults(func=run_grade)
     return p
 
@@ -45,7 +44,8 @@ def run_grade(args: argparse.Namespace) -> int:
         root = Path.cwd()
     lab = get_lab(root, str(args.lab))
     options = GradeOptions(cell_timeout_s=args.cell_timeout, memory_mb=args.memory_mb,
-                           preload=tuple(m for m in args.preload.split(",") if m))
+                           preload=(tuple(m for m in args.preload.split(",") if m)
+                                    if args.preload is not None else None))
     records = grade_batch(lab, args.submissions, args.out, args.workers,
                           scheduler=args.scheduler, show_hidden=args.show_hidden,
                           options=options)

@@ -22,9 +22,9 @@ from typing import Any
 
 from mlsys_edu.grader import channel
 from mlsys_edu.grader.proxy import Connection, MissingName, Namespace, Outcome, RemoteError
-from mlsys_edu.grader.sandbox import (GradeOptions, Zygote, ZygotePool, kill_all, make_workdir,
-                                      mount_namespace_available, remove_workdir, scrubbed_env,
-                                      tighten_permissions)
+from mlsys_edu.grader.sandbox import (GradeOptions, Zygote, ZygotePool, for_lab, kill_all,
+                                      make_workdir, mount_namespace_available, remove_workdir,
+                                      scrubbed_env, tighten_permissions)
 from mlsys_edu.grader.submission import Unreadable, read_submission
 from mlsys_edu.lab.layout import Lab
 from mlsys_edu.lab.questions import TestCase, load_tests, points_by_question
@@ -198,7 +198,7 @@ def grade_submission(lab: Lab, submission: Path, *, options: GradeOptions | None
                      zygote: Zygote | None = None, material: LabMaterial | None = None,
                      out_dir: Path | None = None) -> dict[str, Any]:
     """Grade one submission; returns its record and never raises for a bad submission."""
-    options = options or GradeOptions()
+    options = for_lab(options, lab.source)
     submission = Path(submission)
     start = time.monotonic()
     own_zygote = zygote is None
@@ -301,7 +301,7 @@ def grade_batch(lab: Lab, submissions: list[Path], out_dir: Path, workers: int |
     from mlsys_edu.grader.report import write_outputs
     from mlsys_edu.grader.submission import find_submissions
 
-    options = options or GradeOptions()
+    options = for_lab(options, lab.source)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = find_submissions(list(submissions))

@@ -7,6 +7,7 @@ child per submission (see ``child.py``), so a submission does not pay for the im
 
 from __future__ import annotations
 
+
 import json
 import os
 import shutil
@@ -17,13 +18,12 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from mlsys_edu.grader import channel
 
-DEFAULT_PRELOAD = ("numpy", "pandas", "pyarrow", "matplotlib", "matplotlib.pyplot", "torch")
 
 
 @dataclass
@@ -42,13 +42,38 @@ class GradeOptions:
     # Under root each zygote runs its submissions as the first uid from base + slot that no
     # other judge on this machine holds (an flock per uid).
     sandbox_uid_base: int = 61000
-    preload: tuple[str, ...] = DEFAULT_PRELOAD
+    # Modules each warm worker imports once; None: what the lab imports (see preload_for).
+    preload: tuple[str, ...] | None = None
     extra_hide: tuple[str, ...] = ()  # more folders the child must not see
     startup_timeout_s: float = 120.0
     max_test_timeout_s: float | None = None  # caps every test's timeout_s (quick batch runs)
     # A root judge may run its zygotes as this ordinary uid instead: the sandbox then takes
     # the unprivileged path (user namespaces), as it does when the judge is not root.
     zygote_uid: int | None = None
+
+
+def preload_for(lab_source: Path) -> tuple[str, ...]:
+    """What a warm worker should import once for this lab: the channel's own modules plus
+    every installed third-party module the lab imports (torch only for a lab that uses it,
+    since importing it costs seconds per worker)."""
+    import importlib.util
+
+    from mlsys_edu.lab.source import imported_modules, parse_lab_source
+
+    wanted = ["numpy", "pandas", "pyarrow"]
+    wanted += [m for m in imported_modules(parse_lab_source(lab_source))
+               if m not in sys.stdlib_module_names and m not in wanted]
+    if "matplotlib" in wanted:
+        wanted.append("matplotlib.pyplot")
+    return tuple(m for m in wanted if importlib.util.find_spec(m.split(".")[0]) is not None)
+
+
+def for_lab(options: GradeOptions | None, lab_source: Path) -> GradeOptions:
+    """``options`` (or the defaults) with the preload list filled in for this lab."""
+    options = options or GradeOptions()
+    if options.preload is None:
+        options = replace(options, preload=preload_for(lab_source))
+    return options
 
 
 def scrubbed_env(workdir: str) -> dict[str, str]:

@@ -344,6 +344,22 @@ def parse_lab_source(path: Path, exercise_prefix: str = "") -> LabSource:
     return lab
 
 
+def imported_modules(lab: LabSource) -> list[str]:
+    """Top-level names of the modules the lab's code cells import, in order of appearance
+    (``import numpy as np`` and ``from sklearn.x import y`` give numpy, sklearn)."""
+    names: list[str] = []
+    for cell in lab.code_cells:
+        for node in ast.walk(ast.parse("\n".join(cell.lines))):
+            if isinstance(node, ast.Import):
+                found = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found = [node.module]
+            else:
+                continue
+            names += [n.split(".")[0] for n in found if n.split(".")[0] not in names]
+    return names
+
+
 def solution_module_source(lab_source_path: Path) -> str:
     """The exported solution module's text: the export cells' solution code."""
     lab = parse_lab_source(lab_source_path)
