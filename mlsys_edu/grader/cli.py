@@ -23,6 +23,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="show hidden tests' failure messages in the feedback")
     p.add_argument("--scheduler", default=None, help="a Dask scheduler address (optional)")
     p.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell")
+    p.add_argument("--test-timeout", type=float, default=None,
+                   help="cap on every test's seconds (default: each test's own timeout_s)")
     p.add_argument("--memory-mb", type=int, default=4096,
                    help="address-space limit of a submission in MiB (0: none, e.g. for CUDA)")
     p.add_argument("--preload", default=None,
@@ -44,6 +46,7 @@ def run_grade(args: argparse.Namespace) -> int:
         root = Path.cwd()
     lab = get_lab(root, str(args.lab))
     options = GradeOptions(cell_timeout_s=args.cell_timeout, memory_mb=args.memory_mb,
+                           max_test_timeout_s=args.test_timeout,
                            preload=(tuple(m for m in args.preload.split(",") if m)
                                     if args.preload is not None else None))
     records = grade_batch(lab, args.submissions, args.out, args.workers,
