@@ -12,9 +12,7 @@ produced the same label matrix.
 from __future__ import annotations
 
 import re
-import sys
 import time
-import types
 from pathlib import Path
 from typing import Any, Callable
 
@@ -67,21 +65,11 @@ def prepare(case: dict[str, Any], workdir: str) -> dict[str, Any]:
     return {**case, "texts": str(path)}
 
 
-def _lab_exports() -> dict[str, Any]:
-    """The lab's export cells (solution markers dropped), executed as a fresh module."""
-    built, source_path = ROOT / "build" / "solutions" / f"{LAB}.py", ROOT / "labs" / LAB / "lab.py"
-    if built.is_file() and built.stat().st_mtime >= source_path.stat().st_mtime:
-        source = built.read_text(encoding="utf-8")
-    else:
-        cells = re.split(r"^# %%", source_path.read_text(encoding="utf-8"), flags=re.M)
-        source = "\n\n".join(
-            "\n".join(line for line in cell.splitlines()[1:]
-                      if not re.match(r"\s*#\s*(BEGIN|END) SOLUTION", line))
-            for cell in cells if re.match(r"\s*tags=\[[^\]]*\"export\"", cell))
-    module = types.ModuleType(f"lab_{LAB}")
-    sys.modules[module.__name__] = module
-    exec(compile(source, f"{LAB} exports", "exec"), module.__dict__)  # noqa: S102 - our source
-    return module.__dict__
+def _lab_exports(lab: str = LAB) -> dict[str, Any]:
+    """The lab's reference solution (its export cells, solutions in place) as a namespace."""
+    from mlsys_edu.lab.source import load_solution_module
+
+    return vars(load_solution_module(ROOT / "labs" / lab / "lab.py"))
 
 
 def run(side: str, case: dict[str, Any]) -> dict[str, float]:

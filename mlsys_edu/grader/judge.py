@@ -28,6 +28,7 @@ from mlsys_edu.grader.sandbox import (GradeOptions, Zygote, ZygotePool, for_lab,
 from mlsys_edu.grader.submission import Unreadable, read_submission
 from mlsys_edu.lab.layout import Lab
 from mlsys_edu.lab.questions import TestCase, load_tests, points_by_question
+from mlsys_edu.lab.source import exec_as_module
 
 _MAX_MESSAGE = 3000
 
@@ -60,15 +61,10 @@ def load_material(lab: Lab) -> LabMaterial:
     ref, error = None, ""
     source = reference_source(lab)
     if source is not None:
-        # Registered in sys.modules like an imported module: dataclasses and typing look
-        # their defining module up there while the classes are created.
-        name = f"mlsys_edu_reference_{lab.name}"
-        ref = types.ModuleType(name)
-        sys.modules[name] = ref
         try:
-            exec(compile(source, f"<reference {lab.name}>", "exec"), ref.__dict__)  # noqa: S102
+            ref = exec_as_module(source, f"mlsys_edu_reference_{lab.name}",
+                                 f"<reference {lab.name}>")
         except Exception as exc:  # noqa: BLE001
-            sys.modules.pop(name, None)
             ref, error = None, f"the reference solution failed to load: {exc!r}"
     return LabMaterial(lab, tests, ref, error)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 import json
 import re
+import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -366,3 +368,23 @@ def solution_module_source(lab_source_path: Path) -> str:
     header = (f'"""Reference solution exported from {Path(lab_source_path).parent.name}/lab.py '
               '(generated; edit the lab source instead)."""')
     return lab.export_source(header)
+
+
+def exec_as_module(source: str, name: str, filename: str) -> types.ModuleType:
+    """Execute trusted course code as a module registered in ``sys.modules`` under ``name``
+    (dataclasses and typing look a class's module up there while the class is created)."""
+    module = types.ModuleType(name)
+    sys.modules[name] = module
+    try:
+        exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 - instructor code
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def load_solution_module(lab_source_path: Path) -> types.ModuleType:
+    """The lab's reference solution (its export cells) as a fresh module."""
+    lab_name = Path(lab_source_path).parent.name
+    return exec_as_module(solution_module_source(lab_source_path),
+                          f"mlsys_edu_reference_{lab_name}", f"<reference {lab_name}>")
