@@ -467,16 +467,19 @@ check("q5")
 def unique_rows(L: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct rows of ``L``, the index of each row's distinct row, and their counts."""
     L = validate_label_matrix(L, cardinality)
-    base, m = cardinality + 1, L.shape[1]
-    if m * np.log(base) >= np.log(2.0**62):  # codes would overflow int64: sort rows instead
+    base, (n, m) = cardinality + 1, L.shape
+    if m * np.log(base) >= np.log(2.0**53):  # codes would not be exact: sort rows instead
         rows, inverse, counts = np.unique(L, axis=0, return_inverse=True, return_counts=True)
         return rows, inverse.reshape(-1), counts
-    codes = np.zeros(L.shape[0], dtype=np.int64)
-    for j, column in enumerate(np.ascontiguousarray(L.T)):  # code = sum_j (L_ij + 1) base^j
-        codes += (column + 1).astype(np.int64) * base**j
-    inverse, uniques = pd.factorize(codes)  # hashing: faster than np.unique's sort
-    rows = (uniques[:, None] // base ** np.arange(m, dtype=np.int64)) % base - 1
-    return rows.astype(L.dtype), inverse, np.bincount(inverse, minlength=len(uniques))
+    # code_i = sum_j (L_ij + 1) base^j: exact in float64 below 2^53, and a matrix-vector
+    # product runs in BLAS; chunks of 32k rows keep the float copy in cache.
+    weights, codes = float(base) ** np.arange(m), np.empty(n)
+    for start in range(0, n, 1 << 15):
+        np.matmul(L[start:start + (1 << 15)], weights, out=codes[start:start + (1 << 15)])
+    inverse, _ = pd.factorize((codes + weights.sum()).astype(np.int64))  # hashing beats sorting
+    first = np.empty(inverse.max() + 1, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(n)[::-1]  # each distinct row's first occurrence
+    return L[first], inverse, np.bincount(inverse, minlength=len(first))
 
 
 class DawidSkene:

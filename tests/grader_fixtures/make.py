@@ -14,35 +14,19 @@ from pathlib import Path
 
 import nbformat
 
+from mlsys_edu.lab.source import parse_lab_source
+
 FIXTURES = Path(__file__).resolve().parent
 LAB_DIR = FIXTURES / "labs" / "99_mini"
 MAX_SCORE = 9.0
 
 SETUP = ('from mlsys_edu.grader.student import make_check\n'
          'check = make_check("99_mini", PUBLIC_TESTS, globals())')
-IMPORTS = "import numpy as np\nimport pandas as pd"
-MEAN = "def mean(xs):\n    return sum(xs) / len(xs)"
-NORMALIZE = ("def normalize(v):\n    v = np.asarray(v, dtype=float)\n"
-             "    return v / np.linalg.norm(v)")
-COUNTER = '''
-class Counter:
-    def __init__(self):
-        self.counts = {}
-
-    def add(self, word):
-        self.counts[word] = self.counts.get(word, 0) + 1
-
-    def top(self, k):
-        return sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-
-
-def count_frame(words):
-    c = Counter()
-    for w in words:
-        c.add(w)
-    return pd.DataFrame(sorted(c.counts.items()), columns=["word", "count"])
-'''
-CORRECT = [IMPORTS, MEAN, 'check("q1")', NORMALIZE, 'check("q2")', COUNTER, 'check("q3")']
+# The fixture lab's own solution cells, in order: imports, mean, check q1, normalize, check q2,
+# Counter and count_frame, check q3. Variants below swap one of them.
+CORRECT = [cell.solution_source()
+           for cell in parse_lab_source(LAB_DIR / "lab.py").code_cells]
+IMPORTS, MEAN, _, NORMALIZE, _, COUNTER, _ = CORRECT
 WRONG_MEAN = "def mean(xs):\n    return sum(xs) / len(xs) + 1"
 
 
