@@ -184,3 +184,17 @@ def test_new_lab_scaffold_validates(tmp_path):
     assert selftest(lab).passed  # the scaffold's test fails on its stub, passes on its solution
     assert build(tmp_path, only=[lab], site=False, log=lambda _: None).executed == [lab.name]
     assert main(["--root", str(tmp_path), "new-lab", "6", "other"]) == 1  # number taken
+
+
+def test_validation_cache_still_catches_a_new_problem(tmp_path):
+    from mlsys_edu.lab.source import LabSourceError
+
+    lab = tiny_course(tmp_path, tmp_path / "data.txt")
+    build(tmp_path, execute=False, site=False, log=lambda _: None)  # validated and stamped
+    lab.source.write_text(lab.source.read_text() + '\n# %%\ncheck("q9")\n')
+    with pytest.raises(LabSourceError, match='check\\("q9"\\) but no test'):
+        build(tmp_path, execute=False, site=False, log=lambda _: None)
+    (lab.tests_dir / "test_q1.py").write_text(TEST + "\nundefined_name\n")  # tests change too
+    lab.source.write_text(lab.source.read_text().replace('check("q9")', ""))
+    with pytest.raises(LabSourceError, match="NameError"):
+        build(tmp_path, execute=False, site=False, log=lambda _: None)

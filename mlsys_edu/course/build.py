@@ -10,6 +10,7 @@ and the site is built with ``mkdocs build --strict``.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,8 @@ from mlsys_edu.course.execute import execute_cached
 from mlsys_edu.course.notebooks import leaked_solution_lines, solution_notebook, student_notebook
 from mlsys_edu.course.site import assemble_docs, build_site
 from mlsys_edu.lab.layout import Lab, find_labs
-from mlsys_edu.lab.source import LabSource
+from mlsys_edu.lab import source as source_module
+from mlsys_edu.lab.source import LabSource, parse_lab_source
 from mlsys_edu.lab.validate import validate_lab
 
 
@@ -40,6 +42,24 @@ class BuildReport:
     site_built: bool = False
     site: Path | None = None
     seconds: float = 0.0
+
+
+def validated_source(lab: Lab) -> LabSource:
+    """``validate_lab(lab)``'s source, skipping the cross-check when nothing it reads changed.
+
+    Validation executes the test files (which may import torch: seconds); an unchanged lab
+    whose lab.py, tests and lab-model code hash as last time only needs its source parsed.
+    """
+    digest = hashlib.sha256()
+    for path in [lab.source, *sorted(lab.tests_dir.glob("*.py")),
+                 *sorted(Path(source_module.__file__).parent.glob("*.py"))]:
+        digest.update(path.name.encode() + path.read_bytes())
+    stamp = lab.build / "cache" / f"{lab.name}.validated"
+    if stamp.is_file() and stamp.read_text() == digest.hexdigest():
+        return parse_lab_source(lab.source, exercise_prefix=str(int(lab.number)))
+    source, _ = validate_lab(lab)
+    write_if_changed(stamp, digest.hexdigest())
+    return source
 
 
 def write_if_changed(path: Path, text: str) -> None:
@@ -69,7 +89,7 @@ def build(root: Path, only: list[Lab] | None = None, execute: bool = True, site:
     config = load_config(root)
     all_labs = find_labs(root)
     labs = only if only is not None else all_labs
-    sources = {lab.name: validate_lab(lab)[0] for lab in labs}  # fail before any work
+    sources = {lab.name: validated_source(lab) for lab in labs}  # fail before any work
     report = BuildReport()
     for lab in labs:
         solution = build_lab_files(lab, sources[lab.name], config)
@@ -84,7 +104,7 @@ def build(root: Path, only: list[Lab] | None = None, execute: bool = True, site:
     if site:
         for lab in all_labs:  # a lab never built still gets a page (without outputs)
             if lab not in labs and not lab.student_notebook.is_file():
-                build_lab_files(lab, validate_lab(lab)[0], config)
+                build_lab_files(lab, validated_source(lab), config)
         docs = assemble_docs(root, all_labs, config)
         report.site, report.site_built = build_site(root, docs, force=force)
         log("site: " + ("built with mkdocs --strict" if report.site_built else "unchanged"))
