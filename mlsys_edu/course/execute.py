@@ -94,7 +94,10 @@ def _run(nb: NotebookNode, lab: Lab, workdir: Path, timeout_s: int, reads_log: P
     """Execute every code cell in order; return ``{input file: sha256}`` of what it used."""
     env_before = os.environ.get(READS_ENV)
     os.environ[READS_ENV] = str(reads_log)  # the kernel inherits it
+    # The kernel listens on loopback only; its start-up warning about unencrypted TCP is
+    # noise in an instructor's build log, so only its errors are shown.
     client = NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(workdir)}})
     try:
         with client.setup_kernel(cwd=str(workdir)):
