@@ -24,7 +24,8 @@ MAX_LAB_BYTES = 64 * 2**20  # a lab folder larger than this is a mistake (data b
 
 
 def lab_payload(lab: Lab) -> dict[str, Any]:
-    """The lab as data a worker can rebuild: its name, every file's bytes, the reference."""
+    """The lab as data a worker can rebuild: its name and every file's bytes (the reference
+    is made from its lab.py there)."""
     files: dict[str, bytes] = {}
     for path in sorted(lab.dir.rglob("*")):
         rel = path.relative_to(lab.dir)
@@ -34,8 +35,7 @@ def lab_payload(lab: Lab) -> dict[str, Any]:
     if size > MAX_LAB_BYTES:
         raise ValueError(f"{lab.dir} holds {size / 2**20:.0f} MiB; the Dask backend ships the lab "
                          f"folder to every task and allows {MAX_LAB_BYTES / 2**20:.0f} MiB")
-    solution = lab.solution_module.read_bytes() if lab.solution_module.is_file() else None
-    return {"name": lab.name, "files": files, "solution_module": solution}
+    return {"name": lab.name, "files": files}
 
 
 def _materialize(payload: dict[str, Any], root: Path) -> Lab:
@@ -50,9 +50,6 @@ def _materialize(payload: dict[str, Any], root: Path) -> Lab:
             raise ValueError(f"lab file {rel!r} escapes the lab folder")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    if payload.get("solution_module") is not None:
-        lab.solution_module.parent.mkdir(parents=True, exist_ok=True)
-        lab.solution_module.write_bytes(payload["solution_module"])
     return lab
 
 

@@ -213,7 +213,7 @@ def build_autograder_zip(lab: Lab, out_path: Path, config: GradescopeConfig | No
         raise ValueError(f"{lab.tests_dir} has no @question tests: nothing to grade")
     reference = reference_source(lab)
     meta = {"format_version": 1, "lab": lab.name, **asdict(config),
-            "reference_included": reference is not None,
+            "reference_included": True,
             "tests": len(tests), "hidden_tests": sum(t.hidden for t in tests),
             "max_score": sum(t.points for t in tests)}
     out_path = Path(out_path)
@@ -229,7 +229,7 @@ def build_autograder_zip(lab: Lab, out_path: Path, config: GradescopeConfig | No
 
 
 def _write_zip(tmp: Path, lab: Lab, config: GradescopeConfig, meta: dict[str, Any],
-               reference: str | None) -> None:
+               reference: str) -> None:
     with zipfile.ZipFile(tmp, "w") as zf:
         _add(zf, "setup.sh", setup_script(config), executable=True)
         _add(zf, "run_autograder", RUN_AUTOGRADER, executable=True)
@@ -238,8 +238,7 @@ def _write_zip(tmp: Path, lab: Lab, config: GradescopeConfig, meta: dict[str, An
             _add(zf, "constraints.txt", pinned_constraints(config.extras))
         for path in _walk(lab.dir):
             _add(zf, f"labs/{lab.name}/{path.relative_to(lab.dir).as_posix()}", path.read_bytes())
-        if reference is not None:
-            _add(zf, f"build/solutions/{lab.name}.py", reference)
+        _add(zf, f"build/solutions/{lab.name}.py", reference)
         if config.install == "bundle":
             root = _package_root()
             for path in _walk(root / "mlsys_edu"):

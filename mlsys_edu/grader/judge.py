@@ -28,7 +28,7 @@ from mlsys_edu.grader.sandbox import (GradeOptions, Zygote, ZygotePool, for_lab,
 from mlsys_edu.grader.submission import Unreadable, read_submission
 from mlsys_edu.lab.layout import Lab
 from mlsys_edu.lab.questions import TestCase, load_tests, points_by_question
-from mlsys_edu.lab.source import exec_as_module
+from mlsys_edu.lab.source import exec_as_module, solution_module_source
 
 _MAX_MESSAGE = 3000
 
@@ -43,29 +43,20 @@ class LabMaterial:
     ref_error: str = ""
 
 
-def reference_source(lab: Lab) -> str | None:
-    """The exported solution's text: from the lab source, else ``build/solutions``."""
-    try:
-        from mlsys_edu.lab.source import solution_module_source
-
-        return solution_module_source(lab.source)
-    except Exception:  # noqa: BLE001 - fall back to the built module
-        if lab.solution_module.is_file():
-            return lab.solution_module.read_text(encoding="utf-8")
-    return None
+def reference_source(lab: Lab) -> str:
+    """The exported solution's text, made from the lab source (never a stale built copy)."""
+    return solution_module_source(lab.source)
 
 
 def load_material(lab: Lab) -> LabMaterial:
     """Load the tests (hidden included) and exec the reference in the judge's memory."""
     tests = load_tests(lab.tests_dir, include_hidden=True)
     ref, error = None, ""
-    source = reference_source(lab)
-    if source is not None:
-        try:
-            ref = exec_as_module(source, f"mlsys_edu_reference_{lab.name}",
-                                 f"<reference {lab.name}>")
-        except Exception as exc:  # noqa: BLE001
-            ref, error = None, f"the reference solution failed to load: {exc!r}"
+    try:
+        ref = exec_as_module(reference_source(lab), f"mlsys_edu_reference_{lab.name}",
+                             f"<reference {lab.name}>")
+    except Exception as exc:  # noqa: BLE001 - tests without `ref` still grade; the record says why
+        error = f"the reference solution failed to load: {exc!r}"
     return LabMaterial(lab, tests, ref, error)
 
 
