@@ -8,32 +8,30 @@
 # A discriminative **end model** trained on those labels then generalises beyond the LFs.
 # This is the recipe of Snorkel (Ratner et al., VLDB 2018), rebuilt from scratch.
 #
-# You will build, in order:
-#
-# 1. labeling functions: keywords, regular expressions, heuristics, a packaged word list;
-# 2. an applier that turns a DataFrame and a list of LFs into a label matrix;
-# 3. LF analysis: polarity, coverage, overlaps, conflicts, empirical accuracy;
-# 4. a majority-vote baseline;
-# 5. the Dawid–Skene label model, fitted with EM, fully vectorised;
-# 6. a torch end model trained with a noise-aware loss;
-#
-# and compare them with the Snorkel spam tutorial on the same split, whose test accuracies are
-# **84.0%** (majority vote), **86.0%** (label model) and **94.4%** (end model).
+# You will build labeling functions, an applier, LF analysis, a majority-vote baseline, the
+# Dawid–Skene label model and a torch end model, and compare them with the Snorkel spam
+# tutorial on the same split: **84.0%** (majority vote), **86.0%** (label model) and
+# **94.4%** (end model) test accuracy. What is imported from `mlsys_edu.labkit` is given
+# plumbing: read it there if you are curious, you do not write it.
 
 # %% tags=["export"]
 import re
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 from scipy import sparse
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from tqdm.auto import tqdm
 
 from mlsys_edu.data import youtube_spam
+from mlsys_edu.labkit.calibration import plot_reliability
+from mlsys_edu.labkit.label_matrix import (fast_strings, unique_rows, validate_label_matrix,
+                                          vote_counts)
+from mlsys_edu.labkit.labeling import LabelingFunction, heuristic_lf
+from mlsys_edu.labkit.sparse_torch import SparseLinear, predict_end_model, to_torch
 
 ABSTAIN, HAM, SPAM = -1, 0, 1
 
@@ -42,8 +40,7 @@ ABSTAIN, HAM, SPAM = -1, 0, 1
 #
 # The split is the Snorkel tutorial's: `train` holds videos 1–4 **with labels hidden**
 # (`label == -1`: weak supervision assumes we have none), `valid` (120) and `test` (250) come
-# from video 5 with their true labels. We develop LFs looking at `valid` only, and touch `test`
-# once, at the end.
+# from video 5 with their true labels. We develop LFs on `valid`, and touch `test` once.
 
 # %%
 splits = youtube_spam()
@@ -56,63 +53,25 @@ valid[["author", "text", "label"]].head()
 #
 # Applying $m$ LFs to $n$ data points gives the **label matrix** $L \in \{-1, 0, \dots,
 # k-1\}^{n \times m}$: $L_{ij}$ is LF $j$'s vote on point $i$, $-1$ when it abstains, for $k$
-# classes. Every function below takes such a matrix, so we check it once, here, and fail with
-# a message that says where the bad value is.
-
-# %% tags=["export"]
-def validate_label_matrix(L: np.ndarray, cardinality: int | None = None) -> np.ndarray:
-    """Check that ``L`` is a non-empty 2-D integer matrix with values in -1..k-1.
-
-    Raises ``ValueError`` naming the first bad value and its (row, column).
-    """
-    L = np.asarray(L)
-    if L.ndim != 2 or L.size == 0:
-        raise ValueError(f"a label matrix must be 2-D and non-empty, got shape {L.shape}")
-    if L.dtype.kind == "f" and np.isnan(L).any():
-        i, j = np.argwhere(np.isnan(L))[0]
-        raise ValueError(f"label matrix holds NaN at row {i}, column {j}; use -1 to abstain")
-    if L.dtype.kind not in "iu":
-        raise ValueError(f"a label matrix must hold integers, got dtype {L.dtype}; "
-                         "convert it with L.astype(np.int8) once its values are integral")
-    high = (cardinality - 1) if cardinality is not None else np.iinfo(np.int64).max
-    bad = (L < -1) | (L > high)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        allowed = f"-1..{high}" if cardinality is not None else "-1 and above"
-        raise ValueError(f"label matrix value {L[i, j]} at row {i}, column {j} is outside "
-                         f"{allowed} (-1 = abstain)")
-    return L
-
+# classes. Every function below checks its matrix with `validate_label_matrix(L, k)` (given):
+# a value outside $-1 \dots k-1$, a NaN, a float or an empty matrix raises a `ValueError`
+# that names the bad value and its row and column.
 
 # %% [markdown]
 # ## Exercise 1.1: keyword and regular-expression LFs
 #
-# A `LabelingFunction` holds a name, a per-row function (`row -> label`, the row being a
-# `pd.Series` or a named tuple with a `text` field) and, optionally, a **vectorised** form
-# (`DataFrame -> array of labels`). The vectorised form lets the applier label a whole column
-# at once with pandas' string methods instead of a Python loop per row: the same votes, about
-# a hundred times faster.
+# A `LabelingFunction` (given) holds a name, a per-row function (`row -> label`, the row being
+# a `pd.Series` or a named tuple with a `text` field) and, optionally, a **vectorised** form
+# (`DataFrame -> array of labels`) that labels a whole column at once with pandas' string
+# methods instead of a Python loop per row: the same votes, about a hundred times faster.
 #
 # Write `keyword_lf(name, keywords, label)`: votes `label` when the lower-cased text contains
 # any of `keywords` (lower-case substrings), else abstains; and `regex_lf(name, pattern,
 # label)`: votes `label` when `re.search(pattern, text, re.IGNORECASE)` matches. Give both a
 # per-row function and a vectorised one (hint: `Series.str.contains(..., case=False)`, and
-# `re.escape` for the keywords); the two must agree on every row. (Two hand-written LFs come first, as examples.)
+# `re.escape` for the keywords); the two must agree on every row. Two examples come first.
 
 # %% tags=["export"]
-@dataclass(frozen=True)
-class LabelingFunction:
-    """A named heuristic: ``f(row) -> label`` and an optional ``vectorized(df) -> labels``."""
-
-    name: str
-    f: Callable[[object], int]
-    vectorized: Callable[[pd.DataFrame], np.ndarray] | None = None
-
-    def __call__(self, row: object) -> int:
-        return self.f(row)
-
-
-# Two LFs written by hand. The first has only a per-row form; the second has both.
 def _long_number(row: object) -> int:
     """Phone numbers and promo codes: a run of five or more digits."""
     return SPAM if re.search(r"\d{5}", row.text) else ABSTAIN
@@ -197,13 +156,6 @@ def add_features(df: pd.DataFrame) -> pd.DataFrame:
     # END SOLUTION
 
 
-def heuristic_lf(name: str, condition: Callable, label: int) -> LabelingFunction:
-    """An LF from a condition that works on a row and on a whole DataFrame alike."""
-    return LabelingFunction(name, lambda row: label if condition(row) else ABSTAIN,
-                            lambda df: np.where(condition(df), label, ABSTAIN))
-
-
-
 # %%
 check("q2")
 
@@ -239,17 +191,6 @@ SPAM_LFS = [
 # naming the LF.
 
 # %% tags=["export"]
-def fast_strings(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with its text columns as Arrow-backed strings (when pyarrow is installed), so
-    that ``Series.str`` methods run in C++ instead of a Python loop: 10-30x faster."""
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return df
-    text = [c for c in df.columns if pd.api.types.infer_dtype(df[c], skipna=True) == "string"]
-    return df.astype({c: "string[pyarrow]" for c in text}) if text else df
-
-
 def apply_lfs(df: pd.DataFrame, lfs: Sequence[LabelingFunction],
               progress_min_rows: int = 100_000) -> np.ndarray:
     """The label matrix ``L[i, j]`` = vote of ``lfs[j]`` on row ``i``, as int8."""
@@ -377,23 +318,14 @@ summary
 # ## Exercise 1.5: majority vote
 #
 # The simplest combiner: each point gets the label most LFs voted for. Write
-# `majority_vote(L, cardinality, tie_break="abstain", seed=0)`. Count votes per class with one
-# `np.bincount` over the flattened index `row * k + label` (no loop over rows). **Tie policy**:
+# `majority_vote(L, cardinality, tie_break="abstain", seed=0)` on top of `vote_counts(L, k)`
+# (given: the (n, k) vote counts, from one `np.bincount`, no loop over rows). **Tie policy**:
 # with `"abstain"`, a point whose top count is shared by several classes, or that has no votes
 # at all, gets `-1`; with `"random"`, such a point gets one of its tied classes uniformly at
 # random, drawn from `np.random.default_rng(seed)` (all $k$ classes tie on an all-abstain row).
 # Snorkel's tutorial scores majority vote with random tie-breaking, so we report both.
 
 # %% tags=["export"]
-def vote_counts(L: np.ndarray, cardinality: int) -> np.ndarray:
-    """``counts[i, y]`` = number of LFs voting ``y`` on point ``i``."""
-    L = validate_label_matrix(L, cardinality)
-    rows = np.broadcast_to(np.arange(L.shape[0])[:, None], L.shape)
-    voted = L != ABSTAIN
-    flat = rows[voted] * cardinality + L[voted]
-    return np.bincount(flat, minlength=L.shape[0] * cardinality).reshape(-1, cardinality)
-
-
 def majority_vote(L: np.ndarray, cardinality: int, tie_break: str = "abstain",
                   seed: int = 0) -> np.ndarray:
     """The most-voted label per point; ties and all-abstain rows follow ``tie_break``."""
@@ -464,24 +396,6 @@ check("q5")
 # similar parameters by matrix completion; implementing it is an optional extension.
 
 # %% tags=["export"]
-def unique_rows(L: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The distinct rows of ``L``, the index of each row's distinct row, and their counts."""
-    L = validate_label_matrix(L, cardinality)
-    base, (n, m) = cardinality + 1, L.shape
-    if m * np.log(base) >= np.log(2.0**53):  # codes would not be exact: sort rows instead
-        rows, inverse, counts = np.unique(L, axis=0, return_inverse=True, return_counts=True)
-        return rows, inverse.reshape(-1), counts
-    # code_i = sum_j (L_ij + 1) base^j: exact in float64 below 2^53, and a matrix-vector
-    # product runs in BLAS; chunks of 32k rows keep the float copy in cache.
-    weights, codes = float(base) ** np.arange(m), np.empty(n)
-    for start in range(0, n, 1 << 15):
-        np.matmul(L[start:start + (1 << 15)], weights, out=codes[start:start + (1 << 15)])
-    inverse, _ = pd.factorize((codes + weights.sum()).astype(np.int64))  # hashing beats sorting
-    first = np.empty(inverse.max() + 1, dtype=np.int64)
-    first[inverse[::-1]] = np.arange(n)[::-1]  # each distinct row's first occurrence
-    return L[first], inverse, np.bincount(inverse, minlength=len(first))
-
-
 class DawidSkene:
     """Dawid–Skene label model, fitted with EM over the unique rows of the label matrix.
 
@@ -585,8 +499,8 @@ ax.scatter(emp, label_model.accuracies_)
 for name, x, y in zip(emp.index, emp, label_model.accuracies_):
     ax.annotate(name, (x, y), fontsize=7)
 ax.plot([0.4, 1], [0.4, 1], color="grey", linestyle="--", linewidth=1)
-ax.set_xlabel("empirical accuracy (valid, gold labels)")
-ax.set_ylabel("learned accuracy (train, no labels)")
+ax.set(xlabel="empirical accuracy (valid, gold labels)",
+       ylabel="learned accuracy (train, no labels)")
 plt.show()
 
 # %% [markdown]
@@ -610,29 +524,6 @@ plt.show()
 # `torch.manual_seed(seed)`.
 
 # %% tags=["export"]
-def to_torch(X: object) -> torch.Tensor:
-    """A float32 tensor from a numpy array or a scipy sparse matrix (kept sparse)."""
-    if hasattr(X, "tocoo"):
-        X = X.tocoo()
-        indices = torch.from_numpy(np.vstack([X.row, X.col]).astype(np.int64))
-        return torch.sparse_coo_tensor(indices, torch.from_numpy(X.data.astype(np.float32)),
-                                       X.shape, check_invariants=False).coalesce()
-    return torch.as_tensor(np.asarray(X), dtype=torch.float32)
-
-
-class SparseLinear(torch.nn.Module):
-    """Logistic regression logits ``X W^T + b`` for dense or sparse ``X``."""
-
-    def __init__(self, n_features: int, n_classes: int):
-        super().__init__()
-        self.linear = torch.nn.Linear(n_features, n_classes)
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        if X.is_sparse:
-            return torch.sparse.mm(X, self.linear.weight.T) + self.linear.bias
-        return self.linear(X)
-
-
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean over rows of ``-sum_y targets[i, y] * log softmax(logits[i])_y``."""
     # BEGIN SOLUTION 1.7
@@ -661,18 +552,10 @@ def train_end_model(X: object, targets: np.ndarray, epochs: int = 50, lr: float 
     # END SOLUTION
 
 
-def predict_end_model(model: SparseLinear, X: object) -> np.ndarray:
-    """Class probabilities (n, k) of a trained end model."""
-    with torch.no_grad():
-        return torch.softmax(model(to_torch(X)), dim=1).numpy()
-
-
 # %%
 check("q7")
 
 # %%
-from sklearn.feature_extraction.text import TfidfVectorizer
-
 probs_train = label_model.predict_proba(L_train)
 voted = (L_train != ABSTAIN).any(axis=1)
 vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
@@ -700,33 +583,18 @@ results.style.format("{:.1%}")
 # %% [markdown]
 # Accuracy is not the whole story: downstream we threshold probabilities, so they should be
 # **calibrated**: among points given $P(\text{spam}) \approx 0.8$, about 80% should be spam.
-# The reliability diagram bins the predicted probability and plots each bin's spam rate.
+# The reliability diagram (`plot_reliability`, given) bins the predicted probability and
+# plots each bin's spam rate.
 
 # %%
-def reliability(p_spam: np.ndarray, y: np.ndarray, n_bins: int = 5) -> tuple[np.ndarray, ...]:
-    """Mean predicted probability, observed spam rate and size of each non-empty bin."""
-    bins = np.minimum((p_spam * n_bins).astype(int), n_bins - 1)
-    size = np.bincount(bins, minlength=n_bins)
-    mean_p = np.bincount(bins, p_spam, n_bins) / np.maximum(size, 1)
-    rate = np.bincount(bins, y, n_bins) / np.maximum(size, 1)
-    return mean_p[size > 0], rate[size > 0], size[size > 0]
-
-
-fig, ax = plt.subplots(figsize=(4.5, 4.5))
-for name, p in (("label model", label_model.predict_proba(L_test)[:, SPAM]),
-                ("end model", predict_end_model(end_model, X_test)[:, SPAM])):
-    mean_p, rate, size = reliability(p, y_test)
-    ax.plot(mean_p, rate, marker="o", label=name)
-ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
-ax.set_xlabel("predicted P(spam)")
-ax.set_ylabel("observed spam rate (test)")
-ax.legend()
+ax = plot_reliability({"label model": label_model.predict_proba(L_test)[:, SPAM],
+                      "end model": predict_end_model(end_model, X_test)[:, SPAM]}, y_test)
+ax.set(xlabel="predicted P(spam)", ylabel="observed spam rate (test)")
 plt.show()
 
 # %% [markdown]
 # ## Going further
 #
-# - Implement Snorkel's matrix-completion label model (Ratner et al., AAAI 2019) and compare
-#   its learned accuracies with Dawid–Skene's.
+# - Implement Snorkel's matrix-completion label model (Ratner et al., AAAI 2019); compare.
 # - Add an LF that hurts (accuracy below 0.5) and watch what each combiner does with it.
 # - Time `apply_lfs` with and without the vectorised forms on 100,000 comments.

@@ -1,0 +1,68 @@
+"""The given plumbing in mlsys_edu.labkit, tested directly (the labs' questions rely on it)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from mlsys_edu.labkit.calibration import plot_reliability, reliability  # noqa: E402
+from mlsys_edu.labkit.label_matrix import vote_counts  # noqa: E402
+from mlsys_edu.labkit.labeling import heuristic_lf  # noqa: E402
+
+torch = pytest.importorskip("torch")
+from mlsys_edu.labkit.sparse_torch import SparseLinear, predict_end_model, to_torch  # noqa: E402
+
+
+def test_reliability_matches_a_loop_over_bins():
+    rng = np.random.default_rng(0)
+    p, y = rng.random(200), rng.integers(0, 2, 200)
+    p[:3] = [0.0, 1.0, 0.4]  # the edges: 1.0 belongs to the last bin
+    mean_p, rate, size = reliability(p, y, n_bins=5)
+    expected = []
+    for b in range(5):
+        in_bin = (p >= b / 5) & ((p < (b + 1) / 5) | ((b == 4) & (p == 1.0)))
+        if in_bin.any():
+            expected.append((p[in_bin].mean(), y[in_bin].mean(), in_bin.sum()))
+    np.testing.assert_allclose(np.column_stack([mean_p, rate, size]), np.array(expected))
+    assert size.sum() == len(p)
+
+
+def test_reliability_refuses_mismatched_inputs():
+    with pytest.raises(ValueError, match="same length"):
+        reliability(np.array([0.1, 0.2]), np.array([1]))
+
+
+def test_plot_reliability_draws_one_line_per_model_and_the_diagonal():
+    y = np.array([0, 1, 1, 0, 1])
+    ax = plot_reliability({"a": np.array([0.1, 0.9, 0.8, 0.3, 0.6]), "b": np.full(5, 0.5)}, y)
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b", "calibrated"]
+
+
+def test_vote_counts_counts_each_class_and_skips_abstains():
+    L = np.array([[0, 1, 1], [-1, -1, -1], [2, 2, -1]], dtype=np.int8)
+    np.testing.assert_array_equal(vote_counts(L, 3), [[1, 2, 0], [0, 0, 0], [0, 0, 2]])
+
+
+def test_heuristic_lf_agrees_row_by_row_and_vectorised():
+    df = pd.DataFrame({"n_words": [1, 5, 6, 30]})
+    lf = heuristic_lf("short", lambda x: x.n_words <= 5, 0)
+    rows = [lf(row) for row in df.itertuples(index=False)]
+    assert rows == [0, 0, -1, -1]
+    np.testing.assert_array_equal(lf.vectorized(df), rows)
+
+
+def test_sparse_and_dense_features_give_the_same_probabilities():
+    from scipy import sparse
+
+    X = sparse.random(20, 7, density=0.3, random_state=0, format="csr")
+    torch.manual_seed(0)
+    model = SparseLinear(7, 3)
+    dense = predict_end_model(model, X.toarray())
+    np.testing.assert_allclose(predict_end_model(model, X), dense, atol=1e-6)
+    np.testing.assert_allclose(dense.sum(axis=1), 1.0, atol=1e-6)
+    assert to_torch(X).is_sparse and not to_torch(X.toarray()).is_sparse
