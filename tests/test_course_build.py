@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from mlsys_edu.course.build import build
@@ -198,3 +199,27 @@ def test_validation_cache_still_catches_a_new_problem(tmp_path):
     lab.source.write_text(lab.source.read_text().replace('check("q9")', ""))
     with pytest.raises(LabSourceError, match="NameError"):
         build(tmp_path, execute=False, site=False, log=lambda _: None)
+
+
+def test_lab01_notebook_scores_at_least_the_snorkel_tutorial(tmp_path):
+    """Lab 01 executed end to end (as `make course` does): its results table puts our label
+    model and end model at or above the Snorkel spam tutorial's test accuracies."""
+    import os
+    import re
+    import shutil
+
+    if not os.environ.get("MLSYS_EDU_DATA") and (REPO.parent / "shared" / "data").is_dir():
+        os.environ["MLSYS_EDU_DATA"] = str(REPO.parent / "shared" / "data")
+    shutil.copy(REPO / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    shutil.copytree(REPO / "labs" / "01_weak_supervision", tmp_path / "labs" / "01_weak_supervision",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    lab = get_lab(tmp_path, "01")
+    build(tmp_path, only=[lab], log=lambda _: None)
+    nb = nbformat.read(lab.solution_notebook, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "results = pd.DataFrame" in c.source)
+    html = cell.outputs[0]["data"]["text/html"]
+    # rows: majority vote, label model, end model; columns: ours, Snorkel tutorial
+    (mv, mv_ref), (lm, lm_ref), (end, end_ref) = np.reshape(
+        [float(v) for v in re.findall(r">(\d+\.\d)%<", html)], (3, 2))
+    assert (mv_ref, lm_ref, end_ref) == (84.0, 86.0, 94.4)
+    assert mv >= mv_ref and lm >= lm_ref and end >= end_ref, html

@@ -6,16 +6,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
 
-from mlsys_edu.labkit.calibration import plot_reliability, reliability  # noqa: E402
-from mlsys_edu.labkit.label_matrix import vote_counts  # noqa: E402
-from mlsys_edu.labkit.labeling import heuristic_lf  # noqa: E402
+from mlsys_edu.labkit.calibration import plot_reliability, reliability
+from mlsys_edu.labkit.label_matrix import vote_counts
+from mlsys_edu.labkit.labeling import heuristic_lf
 
 torch = pytest.importorskip("torch")
-from mlsys_edu.labkit.sparse_torch import SparseLinear, predict_end_model, to_torch  # noqa: E402
+from mlsys_edu.labkit.sparse_torch import SparseLinear, predict_end_model, to_torch
 
 
 def test_reliability_matches_a_loop_over_bins():

@@ -160,17 +160,19 @@ def add_features(df: pd.DataFrame) -> pd.DataFrame:
 check("q2")
 
 # %% [markdown]
-# Our labeling functions for the spam task. Each line is a hypothesis about spam that we
-# checked on `valid`; the analysis below measures how good each one is.
+# Our LFs for the spam task: each a hypothesis about spam, refined on `valid`'s errors (links
+# in full-width letters, "subscribe to me"). The analysis below measures each one.
 
 # %% tags=["export"]
+LINK_RE = r"https?://|www\.|watch\?v=|\b\w+\.(?:com|net|org|ly|nl)\b|ｈｔｔｐ|ｗｗｗ"  # ｗｗｗ: full width
 SPAM_LFS = [
     keyword_lf("keyword_my", ["my"], SPAM),
     keyword_lf("keyword_subscribe", ["subscribe"], SPAM),
     keyword_lf("keyword_please", ["please", "plz"], SPAM),
-    keyword_lf("keyword_song", ["song"], HAM),
+    regex_lf("regex_song", r"\bsong\b", HAM),  # "this song"; "our songs" is a band's pitch
+    regex_lf("regex_subscribe_me", r"\bsub(?:scribe)?\s+(?:to\s+)?(?:me|my)\b", SPAM),
     regex_lf("regex_check_out", r"check.*out", SPAM),
-    regex_lf("regex_link", r"https?://|www\.|\.com\b", SPAM),
+    regex_lf("regex_link", LINK_RE, SPAM),
     regex_lf("regex_money", r"\b(?:money|earn|free|cash|\$\d)", SPAM),
     heuristic_lf("short_comment", lambda x: x.n_words <= 5, HAM),
     heuristic_lf("long_comment", lambda x: x.n_words >= 30, SPAM),
@@ -186,9 +188,8 @@ SPAM_LFS = [
 # $j$'s votes. Use an LF's vectorised form when it has one, else call it on each row (iterate
 # with `df.itertuples(index=False)`, which is far faster than `iterrows`); hand the vectorised
 # forms `fast_strings(df)` (given), whose Arrow-backed strings make `.str.contains` run in C++.
-# Show a tqdm progress bar over the LFs when `len(df) >= progress_min_rows`. An LF that
-# returns something that is not an integer of at least -1 is a bug: raise a `ValueError`
-# naming the LF.
+# Show a tqdm progress bar over the LFs when `len(df) >= progress_min_rows`. An LF returning
+# anything but integers of at least -1 is a bug: raise a `ValueError` naming the LF.
 
 # %% tags=["export"]
 def apply_lfs(df: pd.DataFrame, lfs: Sequence[LabelingFunction],
@@ -367,13 +368,12 @@ check("q5")
 #   $\theta_{jyv} \propto \alpha + \sum_i q_{iy}\,[L_{ij} = v]$ (with a small pseudo-count
 #   $\alpha$ so that no probability is exactly 0).
 #
-# Start from majority vote ($q_{iy} \propto$ votes for $y$, uniform on all-abstain rows) so
-# EM settles on the solution where LFs are better than chance. The learned **accuracy** of
-# LF $j$ is $P(\lambda_j = Y \mid \lambda_j \ne -1) =
-# \sum_y \pi_y \theta_{jyy} / \sum_y \pi_y (1 - \theta_{jy,-1})$.
+# Start from majority vote ($q_{iy} \propto$ votes for $y$, uniform on all-abstain rows) so EM
+# settles where LFs beat chance. LF $j$'s learned **accuracy** is $P(\lambda_j = Y \mid
+# \lambda_j \ne -1) = \sum_y \pi_y \theta_{jyy} / \sum_y \pi_y (1 - \theta_{jy,-1})$.
 #
-# **Fast**: a label matrix has few distinct rows (12 LFs with 3 answers allow $3^{12}$
-# patterns; our 1,586 training comments show 175), and the posterior depends on the row only.
+# **Fast**: a label matrix has few distinct rows (13 LFs with 3 answers allow $3^{13}$
+# patterns; our 1,586 training comments show 189), and the posterior depends on the row only.
 # So run EM over the $U$ unique rows, each weighted by its count $c_u$: every step costs
 # $O(U m k)$ instead of $O(n m k)$. `unique_rows` (given) finds them by encoding each row as
 # one base-$(k+1)$ integer and hashing those with `pd.factorize`.
