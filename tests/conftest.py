@@ -29,14 +29,19 @@ def course_copy(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_course(course_copy):
+def offline_data() -> None:
+    """Point MLSYS_EDU_DATA at ../shared/data when it is unset and that folder exists."""
+    if not os.environ.get("MLSYS_EDU_DATA") and (REPO.parent / "shared" / "data").is_dir():
+        os.environ["MLSYS_EDU_DATA"] = str(REPO.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def built_course(course_copy, offline_data):
     """Lab 00 built and executed, the other labs' pages from their sources, the site built;
     then the same build again. Returns (root, first report, second report)."""
     from mlsys_edu.course.build import build
     from mlsys_edu.lab.layout import get_lab
 
-    if not os.environ.get("MLSYS_EDU_DATA") and (REPO.parent / "shared" / "data").is_dir():
-        os.environ["MLSYS_EDU_DATA"] = str(REPO.parent / "shared" / "data")
     lab00 = get_lab(course_copy, "00")
     first = build(course_copy, only=[lab00], log=lambda _: None)
     second = build(course_copy, only=[lab00], log=lambda _: None)

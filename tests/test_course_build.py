@@ -201,15 +201,12 @@ def test_validation_cache_still_catches_a_new_problem(tmp_path):
         build(tmp_path, execute=False, site=False, log=lambda _: None)
 
 
-def test_lab01_notebook_scores_at_least_the_snorkel_tutorial(tmp_path):
+def test_lab01_notebook_scores_at_least_the_snorkel_tutorial(tmp_path, offline_data):
     """Lab 01 executed end to end (as `make course` does): its results table puts our label
     model and end model at or above the Snorkel spam tutorial's test accuracies."""
-    import os
     import re
     import shutil
 
-    if not os.environ.get("MLSYS_EDU_DATA") and (REPO.parent / "shared" / "data").is_dir():
-        os.environ["MLSYS_EDU_DATA"] = str(REPO.parent / "shared" / "data")
     shutil.copy(REPO / "mkdocs.yml", tmp_path / "mkdocs.yml")
     shutil.copytree(REPO / "labs" / "01_weak_supervision", tmp_path / "labs" / "01_weak_supervision",
                     ignore=shutil.ignore_patterns("__pycache__"))
