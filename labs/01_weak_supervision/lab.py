@@ -28,12 +28,12 @@ from tqdm.auto import tqdm
 
 from mlsys_edu.data import youtube_spam
 from mlsys_edu.labkit.calibration import plot_reliability
-from mlsys_edu.labkit.label_matrix import (fast_strings, unique_rows, validate_label_matrix,
-                                          vote_counts)
+from mlsys_edu.labkit.label_matrix import (ABSTAIN, fast_strings, unique_rows,
+                                          validate_label_matrix, vote_counts)
 from mlsys_edu.labkit.labeling import LabelingFunction, heuristic_lf
 from mlsys_edu.labkit.sparse_torch import SparseLinear, predict_end_model, to_torch
 
-ABSTAIN, HAM, SPAM = -1, 0, 1
+HAM, SPAM = 0, 1  # and ABSTAIN = -1, imported above
 
 # %% [markdown]
 # ## The data
