@@ -66,3 +66,42 @@ def test_sparse_and_dense_features_give_the_same_probabilities():
     np.testing.assert_allclose(predict_end_model(model, X), dense, atol=1e-6)
     np.testing.assert_allclose(dense.sum(axis=1), 1.0, atol=1e-6)
     assert to_torch(X).is_sparse and not to_torch(X.toarray()).is_sparse
+
+
+# ------------------------------------------------------------------ weak_labels
+
+from mlsys_edu.labkit.weak_labels import (SPAM_PATTERN_LFS, OneCoinModel,  # noqa: E402
+                                          PatternLF, label_matrix)
+
+
+def test_pattern_lfs_vote_case_insensitively_and_abstain_on_missing_text():
+    lf = PatternLF("link", r"www\.", 1)
+    np.testing.assert_array_equal(lf.votes(["see WWW.x.com", "hello", None, float("nan")]),
+                                  [1, -1, -1, -1])
+    L = label_matrix(["check it out my friend", "nice song"], SPAM_PATTERN_LFS)
+    assert L.dtype == np.int8 and L.shape == (2, len(SPAM_PATTERN_LFS))
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        PatternLF("bad", "(", 1)
+
+
+def test_one_coin_model_recovers_accuracies_and_beats_a_coin():
+    from mlsys_edu.lab.testing import random_weak_labels
+
+    acc = np.array([0.9, 0.8, 0.7, 0.65, 0.6])
+    L, y = random_weak_labels(np.random.default_rng(0), 20_000, 5, 2, accuracies=acc,
+                              propensities=0.5)
+    supervised = OneCoinModel().fit(L, y)
+    np.testing.assert_allclose(supervised.accuracies_, acc, atol=0.02)
+    unsupervised = OneCoinModel().fit(L)
+    assert np.argsort(unsupervised.accuracies_).tolist() == np.argsort(acc).tolist()
+    p = supervised.predict_proba(L)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    voted = (L != -1).any(axis=1)
+    counts = vote_counts(L, 2)
+    plurality = (counts[voted].argmax(axis=1) == y[voted]) & (counts[voted, 0] != counts[voted, 1])
+    ties = counts[voted, 0] == counts[voted, 1]
+    majority = plurality.mean() + 0.5 * ties.mean()  # a tie is a coin flip
+    weighted = (supervised.predict(L)[voted] == y[voted]).mean()
+    assert weighted > majority + 0.02, (weighted, majority)
+    with pytest.raises(ValueError, match="LFs"):
+        supervised.predict_proba(L[:, :3])
