@@ -32,6 +32,25 @@ def _unshare(flags: int) -> str | None:
     return os.strerror(ctypes.get_errno())
 
 
+def _loopback_up() -> str | None:
+    """Bring ``lo`` up in a new network namespace (it starts down): a submission may serve and
+    call itself on 127.0.0.1 (a test that starts the student's server), and reach nothing else.
+    ``ioctl(SIOCGIFFLAGS)`` then ``ioctl(SIOCSIFFLAGS)`` with ``IFF_UP``; None on success."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            request = struct.pack("16sH14x", b"lo", 0)
+            flags = struct.unpack("16sH14x", fcntl.ioctl(sock, siocgifflags, request))[1]
+            fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+    except OSError as exc:
+        return str(exc)
+    return None
+
+
 def _mount(src: str | None, target: str, fstype: str | None, flags: int,
            data: str | None = None) -> None:
     enc = (lambda s: s.encode() if s is not None else None)
@@ -186,11 +205,15 @@ def apply_sandbox(config: dict[str, Any]) -> dict[str, Any]:
             report["network_blocked"] = net_err is None
             if net_err:
                 report["notes"].append(f"network not blocked: unshare refused ({net_err})")
+            elif (lo_err := _loopback_up()) is not None:
+                report["notes"].append(f"loopback left down: {lo_err}")
     else:  # an unprivileged user namespace gives us mount and network namespaces too
         err = _unshare(CLONE_NEWUSER | CLONE_NEWNS | net)
         if err is None:
             report["network_blocked"] = bool(net)
             _map_ids(0, real_uid, real_gid)
+            if net and (lo_err := _loopback_up()) is not None:
+                report["notes"].append(f"loopback left down: {lo_err}")
             _setup_mounts(config, None, report)
             # a second user namespace locks those mounts: the student cannot unmount them
             if _unshare(CLONE_NEWUSER | CLONE_NEWNS) is None:

@@ -148,6 +148,7 @@ def catalog() -> dict[str, tuple[bytes, Expect]]:
             *CORRECT]), Expect(MAX_SCORE)),
         "network": (nb([
             "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=1)",
+            LOOPBACK_SERVER,
             *CORRECT]), Expect(MAX_SCORE, cell_status=["error"])),
         "bad_json": (b'{"cells": [{"cell_type": "code", "source": "x = 1"', Expect(
             0.0, status="unreadable")),
@@ -156,6 +157,17 @@ def catalog() -> dict[str, tuple[bytes, Expect]]:
                        Expect(0.0, status="unreadable")),
     }
     return subs
+
+
+# A server and its client in one cell, on 127.0.0.1: the sandbox keeps loopback working (a
+# test may start the student's server) while everything else stays unreachable.
+LOOPBACK_SERVER = (
+    "import socket, threading\n"
+    "server = socket.socket()\nserver.bind(('127.0.0.1', 0))\nserver.listen()\n"
+    "def answer():\n    conn, _ = server.accept()\n    conn.sendall(conn.recv(5)[::-1])\n"
+    "threading.Thread(target=answer).start()\n"
+    "client = socket.create_connection(server.getsockname(), timeout=2)\n"
+    "client.sendall(b'hello')\nassert client.recv(5) == b'olleh'")
 
 
 def write_catalog(folder: Path, names: list[str] | None = None,
