@@ -24,6 +24,8 @@ ANCHOR_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "evidently": ("evidently==0.7.23", "pandas<3"),
     "otter": ("otter-grader==7.0.0", "ipykernel"),
     "litserve": ("litserve==0.2.19",),
+    "nannyml": ("nannyml==0.13.1",),
+    "datasketches": ("datasketches==5.2.0",),
 }
 
 STAMP_NAME = "bench-stamp.json"

@@ -1,0 +1,354 @@
+"""Plumbing for lab 05's monitor: what the drift tests and alert rules plug into.
+
+Nothing here is one of the lab's exercises (the sketches, the tests, the estimator and the
+alert rule are the student's). These are the parts around them:
+
+* :func:`comment_features` turns comments into the columns the monitor watches;
+* :class:`SpamFilter` is the model being monitored: character n-grams and a logistic
+  regression trained on weak labels (:mod:`mlsys_edu.labkit.weak_labels`);
+* :class:`TextEmbedder` maps comments to dense vectors (TF-IDF, then truncated SVD, fitted on
+  the reference: no model download) for the MMD test;
+* :func:`column_kind`, :func:`column_issues` and :func:`binned_proportions` prepare columns for
+  the tests and say, in words, what is wrong with a column that cannot be tested;
+* :func:`inject_drift` makes drift with a known ground truth; :func:`time_windows` cuts a
+  stream into windows; :func:`run_monitor` feeds windows to a measure and to alert rules.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlsys_edu.labkit.profiles import CATEGORICAL, NUMERIC
+from mlsys_edu.labkit.weak_labels import SPAM_PATTERN_LFS, OneCoinModel, PatternLF, label_matrix
+#: A numeric column with at most this many distinct values is tested as categorical
+#: (Evidently's rule too): the KS test's p-value is far too conservative on a few values.
+MAX_NUMERIC_CATEGORIES = 5
+LINK_PATTERN = r"https?://|www\.|\.com\b|watch\?v="
+
+
+def comment_features(comments: pd.DataFrame) -> pd.DataFrame:
+    """The columns the monitor watches, one row per comment.
+
+    ``n_chars``, ``n_words``, ``caps_share`` (upper-case share of letters), ``digit_share``,
+    ``punct_share`` are numeric; ``has_link`` (0/1) and ``video`` are categorical.
+    """
+    if "text" not in comments.columns:
+        raise ValueError(f"comment_features needs a 'text' column; got {list(comments.columns)}")
+    text = comments["text"].astype(object).fillna("").astype(str)
+    n_chars = text.str.len().to_numpy()
+    letters = text.str.count(r"[A-Za-z]").to_numpy()
+    out = pd.DataFrame({
+        "n_chars": n_chars.astype(float),
+        "n_words": text.str.split().str.len().fillna(0).to_numpy(dtype=float),
+        "caps_share": text.str.count(r"[A-Z]").to_numpy() / np.maximum(letters, 1),
+        "digit_share": text.str.count(r"\d").to_numpy() / np.maximum(n_chars, 1),
+        "punct_share": text.str.count(r"[!?.,:;]").to_numpy() / np.maximum(n_chars, 1),
+        "has_link": text.str.contains(LINK_PATTERN, case=False, regex=True).astype(int).to_numpy(),
+    }, index=comments.index)
+    if "video" in comments.columns:
+        out["video"] = comments["video"].astype(int).to_numpy()
+    return out
+
+
+class SpamFilter:
+    """The model under watch: char 2-5-gram TF-IDF and a logistic regression.
+
+    ``fit(texts, labelled_texts, labelled_y)`` trains on weak labels: each LF's accuracy is
+    estimated on a small hand-labelled sample (a supervised :class:`OneCoinModel`), the LFs'
+    votes on ``texts`` are combined with those accuracies, and a comment no LF votes on counts
+    as ham (the LFs are mostly spam detectors). ``fit(texts, y=gold)`` trains on gold labels.
+    """
+
+    def __init__(self, lfs: Sequence[PatternLF] = SPAM_PATTERN_LFS, C: float = 3.0) -> None:
+        self.lfs, self.C = tuple(lfs), C
+
+    def fit(self, texts: Sequence[str], labelled_texts: Sequence[str] | None = None,
+            labelled_y: np.ndarray | None = None, y: np.ndarray | None = None) -> "SpamFilter":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        texts = [str(t) for t in texts]
+        if y is None:
+            if labelled_texts is None or labelled_y is None:
+                raise ValueError("give gold labels y, or a labelled sample (labelled_texts, "
+                                 "labelled_y) to estimate the LFs' accuracies on")
+            label_model = OneCoinModel().fit(label_matrix(labelled_texts, self.lfs),
+                                             np.asarray(labelled_y))
+            L = label_matrix(texts, self.lfs)
+            y = np.where((L != -1).any(axis=1), label_model.predict(L), 0)
+        self.vectorizer_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
+                                           sublinear_tf=True)
+        X = self.vectorizer_.fit_transform(texts)
+        self.model_ = LogisticRegression(C=self.C, max_iter=2000).fit(X, np.asarray(y))
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """P(spam) per text, shape (n,)."""
+        X = self.vectorizer_.transform([str(t) for t in texts])
+        return self.model_.predict_proba(X)[:, 1]
+
+
+class TextEmbedder:
+    """Comments as dense unit vectors: char 2-4-gram TF-IDF, then truncated SVD (LSA).
+
+    Fitted on the reference only, so production text is seen through the reference's lens.
+    """
+
+    def __init__(self, dim: int = 24, seed: int = 0) -> None:
+        self.dim, self.seed = dim, seed
+
+    def fit(self, texts: Sequence[str]) -> "TextEmbedder":
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.tfidf_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2,
+                                      sublinear_tf=True)
+        X = self.tfidf_.fit_transform([str(t) for t in texts])
+        self.svd_ = TruncatedSVD(min(self.dim, X.shape[1] - 1), random_state=self.seed).fit(X)
+        return self
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        Z = self.svd_.transform(self.tfidf_.transform([str(t) for t in texts]))
+        return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+
+
+def column_kind(values: pd.Series) -> str:
+    """``"numeric"`` for a numeric column with more than 5 distinct values, else
+    ``"categorical"`` (strings, booleans, codes, flags)."""
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return CATEGORICAL
+    return NUMERIC if values.nunique(dropna=True) > MAX_NUMERIC_CATEGORIES else CATEGORICAL
+
+
+def _type_name(values: pd.Series) -> str:
+    return "numbers" if pd.api.types.is_numeric_dtype(values) else f"{values.dtype} values"
+
+
+def column_issues(reference: pd.DataFrame, current: pd.DataFrame,
+                  kinds: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Why a column cannot be tested as it is: ``{column: (status, message)}``.
+
+    Statuses: ``"empty"`` (the window has no rows, or no values in this column),
+    ``"missing"`` (with the likely new name when one fits), ``"type_changed"`` (a numeric
+    column now holds text that does not parse as numbers), ``"new"`` (in the window, not in
+    the reference). Columns that can be tested are not in the answer.
+    """
+    issues: dict[str, tuple[str, str]] = {}
+    extra = [c for c in current.columns if c not in reference.columns]
+    for column in reference.columns:
+        if column not in current.columns:
+            guess = difflib.get_close_matches(str(column), [str(c) for c in extra], n=1,
+                                              cutoff=0.6)
+            hint = (f"; the window has {guess[0]!r}, was it renamed? Map it back upstream "
+                    "or in the monitor's column mapping") if guess else "; check the upstream feed"
+            issues[column] = ("missing", f"column {column!r} is missing from the window{hint}")
+        elif len(current) == 0:
+            issues[column] = ("empty", "the window has no rows: nothing was tested; check that "
+                              "the stream is still arriving")
+        elif current[column].isna().all():
+            issues[column] = ("empty", f"column {column!r} is null in all {len(current)} rows of "
+                              "the window: is the upstream feature broken?")
+        elif kinds.get(column) == NUMERIC and not pd.api.types.is_numeric_dtype(current[column]):
+            values = current[column].dropna()
+            parsed = pd.to_numeric(values, errors="coerce")
+            bad = values[parsed.isna()]
+            if len(bad):
+                issues[column] = ("type_changed", f"column {column!r} held numbers in the "
+                                  f"reference and now holds {_type_name(current[column])} "
+                                  f"(e.g. {bad.iloc[0]!r}, {len(bad)} of {len(values)} rows do "
+                                  "not parse as numbers): fix the upstream cast")
+    for column in extra:
+        issues[column] = ("new", f"column {column!r} is not in the reference; add it to the "
+                          "reference to monitor it")
+    return issues
+
+
+def binned_proportions(reference: pd.Series, current: pd.Series, kind: str,
+                       n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The two samples' shares over shared bins, for PSI and Jensen–Shannon.
+
+    Numeric: ``n_bins`` bins between the reference's quantiles (the outer ones open-ended, so
+    every current value lands in one). Categorical: one bin per category of either sample
+    (unseen ones included); a null is the category ``"<null>"``. Numeric nulls are dropped.
+    """
+    if kind == NUMERIC:
+        ref = pd.to_numeric(reference, errors="coerce").dropna().to_numpy(float)
+        cur = pd.to_numeric(current, errors="coerce").dropna().to_numpy(float)
+        inner = np.unique(np.quantile(ref, np.linspace(0, 1, n_bins + 1)[1:-1]))
+        counts_ref = np.bincount(np.searchsorted(inner, ref, side="right"), minlength=len(inner) + 1)
+        counts_cur = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=len(inner) + 1)
+        labels = [f"<= {v:.3g}" for v in inner] + [f"> {inner[-1]:.3g}" if len(inner) else "all"]
+    else:
+        ref = reference.astype(object).where(reference.notna(), "<null>").astype(str)
+        cur = current.astype(object).where(current.notna(), "<null>").astype(str)
+        codes, labels_index = pd.factorize(pd.concat([ref, cur], ignore_index=True))
+        k = len(labels_index)
+        counts_ref = np.bincount(codes[:len(ref)], minlength=k)
+        counts_cur = np.bincount(codes[len(ref):], minlength=k)
+        labels = [str(v) for v in labels_index]
+    return (counts_ref / max(counts_ref.sum(), 1), counts_cur / max(counts_cur.sum(), 1), labels)
+
+
+def inject_drift(comments: pd.DataFrame, kind: str, rng: np.random.Generator,
+                 strength: float = 1.0) -> pd.DataFrame:
+    """A copy of ``comments`` with one kind of drift whose ground truth is known.
+
+    Shifts subsample without replacement (a resample with duplicates would itself look like
+    drift to a sensitive test):
+
+    * ``"covariate"``: P(x) changes, P(y | x) does not: comments shorter than the median are
+      kept with probability ``1 / (1 + 3 * strength)``;
+    * ``"label"``: P(y) changes, P(x | y) does not: ham is kept with probability
+      ``1 / (1 + 3 * strength)``, so spam's share grows;
+    * ``"concept"``: P(y | x) changes: comments that mention a song, music or love become spam
+      (a campaign hiding behind fan talk) with probability ``strength``;
+    * ``"broken_feature"``: an upstream bug truncates every text to 20 characters.
+    """
+    n = len(comments)
+    if n == 0:
+        raise ValueError("inject_drift needs a non-empty frame")
+    out = comments.copy()
+    keep = 1 / (1 + 3 * strength)
+    if kind == "covariate":
+        length = out["text"].astype(str).str.len().to_numpy(float)
+        out = out[(length >= np.median(length)) | (rng.random(n) < keep)]
+    elif kind == "label":
+        out = out[(out["label"].to_numpy() == 1) | (rng.random(n) < keep)]
+    elif kind == "concept":
+        song = out["text"].astype(str).str.contains(r"\bsong|\bmusic\b|\blove\b", case=False)
+        out.loc[song.to_numpy() & (rng.random(n) < strength), "label"] = 1
+    elif kind == "broken_feature":
+        out["text"] = out["text"].astype(str).str.slice(0, 20)
+    else:
+        raise ValueError(f"unknown drift kind {kind!r}; expected 'covariate', 'label', "
+                         "'concept' or 'broken_feature'")
+    return out.reset_index(drop=True)
+
+
+def time_windows(stream: pd.DataFrame, rows_per_window: int) -> list[pd.DataFrame]:
+    """Consecutive windows of ``rows_per_window`` rows (in the stream's order); a last window
+    of fewer than half that many rows joins the one before it."""
+    if rows_per_window < 1:
+        raise ValueError(f"rows_per_window must be at least 1, got {rows_per_window}")
+    starts = list(range(0, len(stream), rows_per_window))
+    if len(starts) > 1 and len(stream) - starts[-1] < rows_per_window / 2:
+        starts.pop()
+    ends = starts[1:] + [len(stream)]
+    return [stream.iloc[a:b] for a, b in zip(starts, ends)]
+
+
+def run_monitor(windows: Iterable[pd.DataFrame],
+                measure: Callable[[pd.DataFrame], dict[str, dict[str, float]]],
+                rules: Sequence[Any], times: Sequence[object] | None = None,
+                progress: bool = False) -> tuple[pd.DataFrame, list[Any]]:
+    """Measure every window, feed each rule its metric, collect what the rules raise.
+
+    ``measure(window)`` returns ``{metric: {key: value}}`` (a key is usually a column). Each
+    rule has ``metric`` and ``update(window_index, values, when) -> list of new alerts``.
+    Returns the long table of measurements (window, time, metric, key, value) and the alerts
+    in the order they fired.
+    """
+    from tqdm.auto import tqdm
+
+    rows, alerts = [], []
+    windows = list(windows)
+    for i, window in enumerate(tqdm(windows, desc="windows", disable=not progress)):
+        when = times[i] if times is not None else i
+        measured = measure(window)
+        for metric, values in measured.items():
+            rows += [(i, when, metric, key, float(v)) for key, v in values.items()]
+        for rule in rules:
+            alerts += rule.update(i, measured.get(rule.metric, {}), when)
+    table = pd.DataFrame(rows, columns=["window", "time", "metric", "key", "value"])
+    return table, alerts
+
+
+@dataclass(frozen=True)
+class DriftTests:
+    """The tests a drift report runs (the lab's own functions are plugged in here)."""
+
+    numeric: Callable[[Any, Any], tuple[float, float]]       # (statistic, p-value), e.g. KS
+    categorical: Callable[[Any, Any], tuple[float, float]]   # e.g. chi-square
+    psi: Callable[[np.ndarray, np.ndarray], float]
+    js: Callable[[np.ndarray, np.ndarray], float]
+    wasserstein: Callable[[Any, Any], float]
+    correct: Callable[[np.ndarray], np.ndarray]               # adjusted p-values, e.g. BH
+
+
+def drift_report(reference: pd.DataFrame, current: pd.DataFrame, tests: DriftTests,
+                 alpha: float = 0.05, max_null_rise: float = 0.05) -> pd.DataFrame:
+    """One row per column: ``kind, test, statistic, p_value, p_adjusted, psi, js,
+    wasserstein, drifted, status, detail``.
+
+    Numeric columns get ``tests.numeric`` and the Wasserstein distance, categorical ones
+    ``tests.categorical``; both get PSI and Jensen–Shannon over :func:`binned_proportions`.
+    P-values are adjusted across the tested columns with ``tests.correct``; ``drifted`` is
+    ``p_adjusted < alpha`` or a ``status`` other than ``"ok"``: a column that cannot be tested
+    (:func:`column_issues`), or whose share of nulls rose by more than ``max_null_rise``
+    (``"nulls"``), counts as drifted and says why in ``detail``. Unseen categories are named.
+    """
+    if not isinstance(reference, pd.DataFrame) or not isinstance(current, pd.DataFrame):
+        raise TypeError(f"drift_report compares two DataFrames; got {type(reference).__name__} "
+                        f"and {type(current).__name__}")
+    if len(reference) == 0:
+        raise ValueError("the reference is empty: a drift report needs a baseline sample")
+    kinds = {c: column_kind(reference[c]) for c in reference.columns}
+    issues = column_issues(reference, current, kinds)
+    rows = []
+    for column in [*reference.columns, *[c for c in current.columns if c not in kinds]]:
+        status, detail = issues.get(column, ("ok", ""))
+        kind = kinds.get(column, "")
+        row = {"column": column, "kind": kind, "test": "", "statistic": np.nan,
+               "p_value": np.nan, "psi": np.nan, "js": np.nan, "wasserstein": np.nan}
+        if status == "ok":
+            ref, cur = reference[column], current[column]
+            test = tests.numeric if kind == NUMERIC else tests.categorical
+            row["test"] = getattr(test, "__name__", "test")
+            row["statistic"], row["p_value"] = test(ref, cur)
+            r, c, bins = binned_proportions(ref, cur, kind)
+            row["psi"], row["js"] = tests.psi(r, c), tests.js(r, c)
+            if kind == NUMERIC:
+                row["wasserstein"] = tests.wasserstein(ref, cur)
+                null_ref, null_cur = ref.isna().mean(), cur.isna().mean()
+                if null_cur - null_ref > max_null_rise:
+                    status, detail = "nulls", (f"nulls rose from {null_ref:.1%} to "
+                                               f"{null_cur:.1%} of rows: is a feed broken?")
+            else:
+                unseen = [f"{b!r} ({share:.0%})" for b, old, share in zip(bins, r, c)
+                          if old == 0 < share]
+                if unseen:
+                    detail = f"unseen categories: {', '.join(unseen[:5])}"
+        rows.append({**row, "status": status, "detail": detail})
+    report = pd.DataFrame(rows).set_index("column")
+    p = report["p_value"].to_numpy(dtype=float)
+    report["p_adjusted"] = tests.correct(p) if (~np.isnan(p)).any() else p
+    report["drifted"] = (report["p_adjusted"] < alpha) | (report["status"] != "ok")
+    return report
+
+
+@dataclass
+class Alert:
+    """What drifted (``rule`` on ``key``), by how much (``value``, ``worst``), since when."""
+
+    rule: str
+    key: str
+    threshold: float
+    since_window: int
+    since: object
+    value: float
+    worst: float
+    last_window: int
+    resolved_window: int | None = None
+
+    def message(self) -> str:
+        state = ("open" if self.resolved_window is None
+                 else f"resolved at window {self.resolved_window}")
+        return (f"[{self.rule}] {self.key}: {self.value:.3g} (threshold {self.threshold:.3g}, "
+                f"worst {self.worst:.3g}) since window {self.since_window} ({self.since}); "
+                f"{state}")
