@@ -1,24 +1,15 @@
 # %% [markdown]
 # # Lab 05: Monitoring
 #
-# Our spam filter was trained on 2013–2014 comments and now serves 2015. The world moved:
-# new spam campaigns ("like this comment if you're watching in 2015"), new videos, another
-# share of spam. The labels that would tell us how the filter does arrive late or never. This
-# lab builds the monitor that watches production:
-#
-# 1. **profiles**: per-column summaries in constant memory that *merge*, so a cluster
-#    profiles a dataset partition by partition (whylogs, Apache DataSketches);
-# 2. **drift tests**: KS, chi-square, PSI, Jensen–Shannon, Wasserstein, and MMD on text
-#    embeddings, corrected for testing many columns (Evidently's and alibi-detect's menu);
-# 3. **accuracy without labels** from the model's calibrated confidence (NannyML's CBPE),
-#    checked against labels as they arrive;
-# 4. **alerts** that fire once, stay quiet while nothing changes, and say what drifted, by
-#    how much and since when; then we **close the loop**: find the labeling functions that
-#    broke, fix them, retrain, and watch the monitor recover.
-#
-# Rabanser et al. ("Failing Loudly", NeurIPS 2019) found that two-sample tests on simple
-# representations catch most real shifts; we check that on our data. What is imported from
-# `mlsys_edu.labkit` is given plumbing.
+# Our spam filter learned from 2013–2014 comments and now serves 2015: new spam campaigns
+# ("like this comment if you're watching in 2015"), new videos, less spam. The labels that
+# would tell us how it does arrive late or never. We build the monitor: mergeable
+# **profiles** (whylogs, Apache DataSketches), **drift tests** with multiple-testing
+# correction (Evidently, alibi-detect), **accuracy without labels** (NannyML's CBPE),
+# **alerts** that say what drifted, by how much and since when, and **closing the loop**:
+# find the labeling functions that broke, fix them, retrain, watch the monitor recover.
+# Rabanser et al. ("Failing Loudly", NeurIPS 2019) found two-sample tests on simple
+# representations catch most real shifts; we check. `mlsys_edu.labkit` holds given plumbing.
 
 # %% tags=["export"]
 import math
@@ -40,10 +31,9 @@ from mlsys_edu.labkit.weak_labels import SPAM_PATTERN_LFS, PatternLF, label_matr
 # %% [markdown]
 # ## The data: the past and the present
 #
-# We keep the comments that have a date (video 4's have none), train on 2013–2014 and serve
-# 2015 **in time order**. The past splits three ways: `train` (weak labels only: the pattern
-# LFs' votes, each LF weighted by its accuracy on `reference`), `reference` (a small sample
-# labelled by hand: the baseline every test compares with) and `holdout` (for injected drift).
+# Dated comments only (video 4's have no date). The past splits into `train` (weak labels:
+# pattern LFs, each weighted by its accuracy on `reference`), `reference` (a small sample
+# labelled by hand: every test's baseline) and `holdout`; 2015 is served **in time order**.
 
 # %%
 comments = load_youtube_spam().dropna(subset=["date"]).sort_values("date", kind="stable")
@@ -60,32 +50,28 @@ print(f"spam share: 2013-14 {past.label.mean():.0%}, 2015 {present.label.mean():
 # %% [markdown]
 # ## Part 1: profiles that merge
 #
-# A monitor cannot keep millions of rows; it keeps a **profile** per column: counts, nulls,
-# a **quantile sketch**, a **distinct count** and the **frequent values**. Each piece is
-# **mergeable**: $\text{profile}(A) \oplus \text{profile}(B) = \text{profile}(A \cup B)$
-# within the sketch's stated error, so hours merge into days, partitions into datasets.
+# A monitor keeps a **profile** per column, not the rows: counts, nulls, a quantile sketch, a
+# distinct count, frequent values. Each is **mergeable**: $\text{profile}(A) \oplus
+# \text{profile}(B) = \text{profile}(A \cup B)$ within the sketch's error, so partitions merge.
 #
 # ## Exercise 5.1: the KLL quantile sketch
 #
-# KLL (Karnin, Lang and Liberty, FOCS 2016) keeps a stack of **compactors**: an item at
-# level $h$ stands for $2^h$ values. Values enter level 0. While the sketch holds more items
-# than its total capacity, the lowest level at or over its own capacity is **compacted**:
-# sort it, pick a random offset $o \in \{0, 1\}$ (`self._rng.integers(2)`), promote
-# `items[o::2]` of the even-length prefix to level $h + 1$, drop the rest (an odd item out,
-# the largest, stays). A compaction moves any rank by at most $2^h$, up or down with equal
-# chance, so errors cancel. Of $H$ levels, level $h$ may hold $\max(2, \lceil k
-# (2/3)^{H-1-h} \rceil)$ items (given: `capacity`), fewer than $3k$ in all, whatever the
-# length $n$ of the stream. The estimated rank is $\hat R(x) = \sum_h 2^h |\{v \in
-# \text{level}_h : v \le x\}|$, off by about $1.7 n / k$ at worst (99% of queries).
-#
-# Write `update` (a batch: append to level 0, then `_compress`; ignore NaN), `_compress`,
-# `rank(x)` (normalised, $\hat R(x)/n$, vectorised), `quantile(q)` (the smallest item whose
-# cumulative weight reaches $q n$) and `merge` (a new sketch: concatenate level by level,
-# compress). An empty sketch refuses `rank` and `quantile` with a `ValueError`.
+# KLL (Karnin, Lang and Liberty, FOCS 2016) keeps **compactors**: an item at level $h$ stands
+# for $2^h$ values; values enter level 0. While the sketch holds more items than its total
+# capacity, the lowest level at or over its capacity is **compacted**: sort it, draw $o \in
+# \{0, 1\}$ (`self._rng.integers(2)`), promote `items[o::2]` of its even-length prefix to
+# level $h + 1$, keep the odd item out (the largest). A compaction moves a rank by at most
+# $2^h$, up or down alike, so errors cancel. Of $H$ levels, level $h$ holds at most $\max(2,
+# \lceil k (2/3)^{H-1-h} \rceil)$ items (`capacity`): about $3k$ in all, for any stream length
+# $n$. The rank estimate $\hat R(x) = \sum_h 2^h |\{v \in \text{level}_h : v \le x\}|$ is off
+# by about $1.7 n / k$ at worst. Write `update` (a batch, NaN ignored: append to level 0,
+# `_compress`), `_compress`, `rank(x)` ($\hat R(x)/n$, vectorised), `quantile(q)` (the
+# smallest item whose cumulative weight reaches $qn$) and `merge` (a new sketch: concatenate
+# levels, compress). An empty sketch refuses `rank` and `quantile` (`ValueError`).
 
 # %% tags=["export"]
 class KLLSketch:
-    """KLL quantile sketch: ``levels[h]`` holds items of weight ``2**h``; fewer than 3k items."""
+    """KLL quantile sketch: ``levels[h]`` holds items of weight ``2**h``; about 3k items."""
 
     def __init__(self, k: int = 200, seed: int = 0) -> None:
         if k < 8:
@@ -98,8 +84,7 @@ class KLLSketch:
         return max(2, math.ceil(self.k * (2 / 3) ** (len(self.levels) - 1 - h)))
 
     @property
-    def retained(self) -> int:
-        """Items held (the sketch's memory, in floats)."""
+    def retained(self) -> int:  # the sketch's memory, in floats
         return sum(len(level) for level in self.levels)
 
     def update(self, values: np.ndarray) -> "KLLSketch":
@@ -164,16 +149,15 @@ check("q1")
 # %% [markdown]
 # ## Exercise 5.2: HyperLogLog, distinct values in 4 KB
 #
-# HyperLogLog (Flajolet et al., AofA 2007) counts distinct values in $m = 2^p$ one-byte
-# registers. Hash each value to 64 bits (`hash64`, given, is the same in every process). The
-# top $p$ bits choose register $j$; of the other $64 - p$ bits, let $\rho$ be the position of
-# the first one bit from the top ($\rho = 1$ if the first is set, $65 - p$ if none is).
-# Register $j$ keeps the largest $\rho$ it saw: $\rho - 1$ leading zeros happen once in
-# $2^\rho$ values. Then $\hat n = \alpha_m m^2 / \sum_j 2^{-M_j}$ with $\alpha_m = 0.7213 /
-# (1 + 1.079/m)$; while $\hat n \le \frac52 m$ and $V > 0$ registers are zero, **linear
-# counting** $\hat n = m \ln(m/V)$ is better. Relative error: about $1.04/\sqrt m$. Merging
-# is a register-wise `max`, exact. Write `add_hashes`, `estimate` and `merge` (different $p$:
-# `ValueError`). Hints: `np.maximum.at`; `np.bitwise_count` or shifts find the first one bit.
+# HyperLogLog (Flajolet et al., AofA 2007) keeps $m = 2^p$ registers. Hash each value to 64
+# bits (`hash64`, given: the same in every process); the top $p$ bits pick register $j$, and
+# $\rho$ is the position of the first one bit in the other $64 - p$ ($1$ if the first is set,
+# $65 - p$ if none). $M_j$ keeps the largest $\rho$: $\rho - 1$ leading zeros happen once in
+# $2^\rho$ values. $\hat n = \alpha_m m^2 / \sum_j 2^{-M_j}$, $\alpha_m = 0.7213/(1 +
+# 1.079/m)$; if $\hat n \le \frac52 m$ and $V > 0$ registers are zero, use $m \ln(m/V)$
+# (linear counting). Error: about $1.04/\sqrt m$. Merge: register-wise max, exact. Write
+# `add_hashes`, `estimate`, `merge` (unequal $p$: `ValueError`). Hint: `np.maximum.at`,
+# `np.bitwise_count`.
 
 # %% tags=["export"]
 class HyperLogLog:
@@ -221,9 +205,9 @@ class HyperLogLog:
 check("q2")
 
 # %% [markdown]
-# A `ColumnProfile` (given) holds a column's counts, nulls, values that are not numbers in a
-# numeric column (a type change upstream must show), frequent values (Misra–Gries) and your
-# two sketches; its `merge` merges each part. Profile 2015, 100 comments at a time:
+# `ColumnProfile` (given) holds counts, nulls, non-numbers in a numeric column (a type change
+# upstream must show), frequent values (Misra–Gries) and your sketches. Profile 2015 in
+# batches of 100:
 
 # %%
 features_ref = comment_features(reference)
@@ -239,9 +223,8 @@ print(f"{chars.n} comments; median {chars.quantile(0.5):.0f} chars (exact "
       f"(exact {present['author'].nunique()})")
 
 # %% [markdown]
-# **Past one machine**: `profile_partitions` (given) profiles each partition of a Dask
-# DataFrame where it lives and merges the results pairwise as a task graph; under a
-# `distributed.Client` the same call runs on a cluster. Here: 200,000 rows, 8 partitions.
+# **Past one machine**: `profile_partitions` (given) profiles each partition of a Dask frame
+# where it lives and merges pairwise as a task graph (on a cluster under a `distributed.Client`).
 
 # %%
 try:
@@ -259,28 +242,23 @@ if dd is not None:
 # %% [markdown]
 # ## Part 2: drift tests
 #
-# Did a window $y_1..y_m$ of a column come from the reference's distribution ($x_1..x_n$)?
-#
-# - **Kolmogorov–Smirnov** (numbers): $D = \sup_t |F_x(t) - F_y(t)|$, and with $n_e =
-#   \sqrt{nm/(n+m)}$, $p \approx Q_{KS}\big((n_e + 0.12 + 0.11/n_e) D\big)$, $Q_{KS}$ being
-#   Kolmogorov's survival function (`scipy.special.kolmogorov`);
-# - **chi-square** (categories): on the $2 \times K$ table of counts $O_{ij}$ (sample $i$,
-#   category $j$), $\chi^2 = \sum_{ij} (O_{ij} - E_{ij})^2 / E_{ij}$ with $E_{ij} = R_i C_j /
-#   N$ from the row and column totals, $K - 1$ degrees of freedom. *Both* samples are random:
-#   comparing the window with the reference's shares as if they were exact (goodness of fit)
-#   flags drift that is not there. Categories whose smallest expected count is below 5 are
-#   pooled into one cell (if there are two or more), where the approximation would fail;
-# - **distances** on shares $r_b, c_b$ over shared bins: **PSI** $= \sum_b (c_b - r_b)
-#   \ln(c_b / r_b)$ (shares clipped below at $10^{-4}$), **Jensen–Shannon** $\sqrt{\frac12
-#   \mathrm{KL}(r\|a) + \frac12 \mathrm{KL}(c\|a)}$ with $a = (r+c)/2$ (natural logs), and
-#   **normed Wasserstein** $\int |F_x - F_y|\,dt / \sigma_x$ (population std of $x$).
+# Is a window $y_1..y_m$ of a column from the reference's distribution ($x_1..x_n$)?
+# **Kolmogorov–Smirnov** (numbers): $D = \sup_t |F_x(t) - F_y(t)|$; with $n_e =
+# \sqrt{nm/(n+m)}$, $p \approx Q_{KS}((n_e + 0.12 + 0.11/n_e) D)$ (`scipy.special.kolmogorov`).
+# **Chi-square** (categories) on the $2 \times K$ table of counts $O_{ij}$: $\chi^2 =
+# \sum_{ij} (O_{ij} - E_{ij})^2 / E_{ij}$, $E_{ij} = R_i C_j / N$, $K - 1$ degrees of freedom.
+# *Both* samples are random: testing the window against the reference's shares as if exact
+# (goodness of fit) flags drift that is not there. Categories whose smallest expected count
+# is under 5 are pooled into one cell (when there are 2+). **Distances** on shares $r_b, c_b$
+# over shared bins: **PSI** $= \sum_b (c_b - r_b) \ln(c_b / r_b)$ (shares clipped below at
+# $10^{-4}$), **Jensen–Shannon** $\sqrt{\frac12 \mathrm{KL}(r\|a) + \frac12 \mathrm{KL}(c\|a)}$,
+# $a = (r+c)/2$, natural logs; **normed Wasserstein** $\int |F_x - F_y|\,dt / \sigma_x$.
 #
 # ## Exercise 5.3: the univariate tests
 #
-# Write `ks_test(x, y)` and `chi_square_test(x, y)` returning `(statistic, p_value)`, and
-# `psi(r, c)`, `jensen_shannon(r, c)` and `wasserstein_normed(x, y)`. Numeric samples drop
-# NaN (`_numbers`, given, refuses an empty one); in `chi_square_test` a null is a category,
-# and an empty sample raises a `ValueError` that names it.
+# Write `ks_test` and `chi_square_test` (return `(statistic, p_value)`), `psi`,
+# `jensen_shannon` and `wasserstein_normed`. Numeric samples drop NaN (`_numbers`, given);
+# in `chi_square_test` a null is a category and an empty sample is a `ValueError` naming it.
 
 # %% tags=["export"]
 def _numbers(values: object, name: str) -> np.ndarray:
@@ -354,18 +332,16 @@ check("q3")
 # %% [markdown]
 # ## Exercise 5.4: MMD on text embeddings
 #
-# A comment is not a number. `TextEmbedder` (given: TF-IDF of character n-grams reduced by
-# SVD, fitted on the reference) makes it a vector, and the **maximum mean discrepancy**
-# (Gretton et al., JMLR 2012) compares two clouds of vectors. With the Gaussian kernel $k(a,
-# b) = \exp(-\|a - b\|^2 / \ell)$, $\ell$ the median squared distance over pairs $i < j$ of
-# the pooled points, $\widehat{\mathrm{MMD}}^2 = \bar K_{XX} + \bar K_{YY} - 2 \bar K_{XY}$
-# (means over all entries, diagonals included). Its null distribution has no formula, so
-# **permute**: shuffle which pooled points are "reference" $P$ times; $p = (1 + \#\{
-# \text{permuted} \ge \text{observed}\}) / (1 + P)$, exact at any size. Each sample is first
-# cut to `max_rows` random rows (from `np.random.default_rng(seed)`; the test stays valid).
-# Hint: with $s$ equal to $+1/n$ on reference rows and $-1/m$ elsewhere, $\widehat{
-# \mathrm{MMD}}^2 = s^\top K s$: a matrix of permuted $s$ columns does every permutation in
-# one product. Fewer than 2 rows, or different widths: `ValueError`.
+# `TextEmbedder` (given: character n-gram TF-IDF and SVD, fitted on the reference) makes each
+# comment a vector; the **maximum mean discrepancy** (Gretton et al., JMLR 2012) compares two
+# clouds. Kernel $k(a, b) = \exp(-\|a - b\|^2 / \ell)$, $\ell$ the median squared distance
+# over pooled pairs $i < j$; $\widehat{\mathrm{MMD}}^2 = \bar K_{XX} + \bar K_{YY} - 2 \bar
+# K_{XY}$ (means over all entries). **Permute** which pooled rows are "reference" $P$ times:
+# $p = (1 + \#\{\text{permuted} \ge \text{observed}\}) / (1 + P)$, exact at any size. First
+# cut each sample over `max_rows` with `rng.choice(len(x), max_rows, replace=False)` (x, then
+# y; `rng = np.random.default_rng(seed)`), then draw the permutations from `rng`. Hint: $s = +1/n$
+# on reference rows, $-1/m$ on the others gives $s^\top K s$; permuted $s$ columns make all
+# permutations one product. Under 2 rows or unequal widths: `ValueError`.
 
 # %% tags=["export"]
 def mmd_test(x: np.ndarray, y: np.ndarray, n_permutations: int = 199,
@@ -394,12 +370,10 @@ check("q4")
 # %% [markdown]
 # ## Exercise 5.5: many columns, one decision
 #
-# Test 20 undrifted columns at $\alpha = 0.05$ and one flags, on average. On the $m$
-# p-values computed (a NaN, a column not tested, stays NaN and is not counted in $m$):
-# **Bonferroni** $\tilde p_i = \min(1, m p_i)$ bounds the chance of *any* false alarm;
-# **Benjamini–Hochberg** bounds the expected share of false alarms among alarms and keeps
-# more power: sorted $p_{(1)} \le \dots \le p_{(m)}$ get $\tilde p_{(i)} = \min_{j \ge i}
-# \min(1, m p_{(j)} / j)$. Return adjusted p-values in input order (as `statsmodels` does).
+# 20 undrifted columns at $\alpha = 0.05$: one flags, on average. Over the $m$ p-values
+# computed (NaN stays NaN, not counted): **Bonferroni** $\tilde p_i = \min(1, m p_i)$ bounds
+# the chance of any false alarm; **Benjamini–Hochberg** bounds the share of false alarms and
+# keeps power: sorted, $\tilde p_{(i)} = \min_{j \ge i} \min(1, m p_{(j)} / j)$. Input order out.
 
 # %% tags=["export"]
 def bonferroni(p: np.ndarray) -> np.ndarray:
@@ -427,19 +401,16 @@ TESTS = DriftTests(ks_test, chi_square_test, psi, jensen_shannon, wasserstein_no
 check("q5")
 
 # %% [markdown]
-# `drift_report(reference, current, TESTS)` (given) runs your tests on every column (KS and
-# Wasserstein on numbers, chi-square on categories, PSI and JS on both), adjusts the p-values
-# with BH and marks `drifted` at $\alpha = 0.05$. A column it cannot test (missing or
-# renamed, its type changed, an empty window, a jump in nulls) gets a `status` and a
-# `detail` in words and counts as drifted: never a crash, never a silent pass.
+# `drift_report(reference, current, TESTS)` (given) runs your tests on every column, adjusts
+# with BH and marks `drifted` at $\alpha = 0.05$. A column it cannot test (missing, renamed,
+# retyped, empty, nulls jumped) gets a `status` and a `detail` and counts as drifted.
 
 # %%
 report = drift_report(features_ref, comment_features(present), TESTS)
 report[["test", "statistic", "p_adjusted", "psi", "js", "wasserstein", "drifted", "detail"]]
 
 # %% [markdown]
-# 2015 drifted in every column. Window by window (100 comments), with **prediction drift**
-# (KS on $P(\text{spam})$) and MMD on the text embeddings:
+# Per window of 100 comments, with **prediction drift** (KS on $P(\text{spam})$) and MMD:
 
 # %%
 embedder = TextEmbedder().fit(reference["text"])
@@ -462,22 +433,18 @@ plt.show()
 # %% [markdown]
 # ## Part 3: accuracy without labels
 #
-# A classifier that says $P(\text{spam}) = 0.9$ expects to be right 90% of the time on such
-# comments, *if it is calibrated*. **Confidence-based performance estimation** (CBPE,
-# NannyML) calibrates the scores on the labelled reference with an isotonic regression $g$
-# (monotone, fitted to $y$), then estimates a window's accuracy with no labels:
-#
-# $$\widehat{\mathrm{acc}} = \frac1m \sum_i \big([\hat y_i = 1]\, g(p_i) + [\hat y_i = 0]
-#   (1 - g(p_i))\big), \qquad \hat y_i = [p_i \ge 0.5].$$
-#
-# It holds when only $P(x)$ shifts and $P(y \mid x)$ stays; under concept drift, nothing
-# that looks only at $x$ can know.
+# A calibrated classifier that says $P(\text{spam}) = 0.9$ is right 90% of the time on such
+# comments. **CBPE** (NannyML) calibrates the scores on the labelled reference with an
+# isotonic regression $g$, then estimates a window's accuracy without labels:
+# $\widehat{\mathrm{acc}} = \frac1m \sum_i ([\hat y_i = 1]\, g(p_i) + [\hat y_i = 0] (1 -
+# g(p_i)))$, $\hat y_i = [p_i \ge 0.5]$. Valid when only $P(x)$ shifts; under concept drift
+# ($P(y \mid x)$ changes) nothing that looks only at $x$ can know.
 #
 # ## Exercise 5.6: confidence-based estimation
 #
 # Write `fit(p, y)` (`IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip")` of `y` on
-# `p`) and `estimate(p)`. `fit` refuses scores outside $[0, 1]$ or NaN, unequal lengths and a
-# reference of one class; `estimate` refuses an empty window (all `ValueError`).
+# `p`) and `estimate(p)`. `fit` refuses scores outside $[0, 1]$ or NaN, unequal lengths and
+# one class only; `estimate` refuses an empty window (`ValueError`).
 
 # %% tags=["export"]
 class ConfidenceEstimator:
@@ -512,8 +479,7 @@ class ConfidenceEstimator:
 check("q6")
 
 # %% [markdown]
-# On the 2015 windows against the realized accuracy (once their labels arrive), and on the
-# holdout with each kind of injected drift (`inject_drift`, given).
+# On 2015 against the realized accuracy (labels, later), and on the holdout with injected drift:
 
 # %%
 estimator = ConfidenceEstimator().fit(p_ref, reference["label"])
@@ -541,24 +507,19 @@ plt.show()
 # %% [markdown]
 # ## Part 4: alerts people can act on
 #
-# A p-value per column per window is not an alert. An **alert rule** watches one metric for
-# every key (a column, the model) with a small state machine per key:
-#
-# - it **fires** when the metric breaches `threshold` in `fire_after` consecutive windows
-#   (one bad window is noise); the alert dates from the first window of that run;
-# - while open it is **not raised again** (de-duplication); it tracks the latest and worst
-#   values and the last window;
-# - it **resolves** only after `clear_after` consecutive windows at or past
-#   `clear_threshold`, a stricter level (**hysteresis**: a metric that hovers at the
-#   threshold does not flap);
-# - a NaN (nothing measured) changes nothing. `higher_is_worse=False` flips the comparisons
-#   (p-values, accuracy): breach is `value < threshold`, calm is `value >= clear_threshold`.
+# An **alert rule** watches one metric for every key (a column, the model), with a state
+# machine per key. It **fires** when the metric breaches `threshold` in `fire_after`
+# consecutive windows, dated from the first of them; while open it is **not raised again**
+# (de-duplication) but tracks the latest and worst values and last window; it **resolves**
+# after `clear_after` consecutive windows at or past `clear_threshold`, a stricter level
+# (**hysteresis**: no flapping). A NaN changes nothing. `higher_is_worse=False` flips the
+# comparisons (breach: `value < threshold`; calm: `value >= clear_threshold`).
 #
 # ## Exercise 5.7: the alert rule
 #
-# Write `update(window, values, when)`: for one window's `{key: value}`, return the alerts
-# that fire *now* (`Alert`, given: `message()` says what, how much, since when); keep open
-# ones in `self.open` by key and every alert ever fired in `self.history`.
+# Write `update(window, values, when)`: given one window's `{key: value}`, return the alerts
+# that fire *now* (`Alert`, given, with `message()`); keep open ones in `self.open` by key
+# and every alert fired in `self.history`.
 
 # %% tags=["export"]
 class AlertRule:
@@ -613,10 +574,9 @@ check("q7")
 # %% [markdown]
 # ## The monitor on a stream with known drift
 #
-# Ten windows of 50 held-out 2013–2014 comments: windows 0–4 clean, 5–9 with one kind of
-# drift. Rules: a feature's adjusted p-value below 0.01 (clear above 0.1), the same for the
-# text's MMD p-value, the estimated accuracy 5 points under the reference's, and any column
-# that cannot be tested. `run_monitor` (given) feeds each window to `measure`, then the rules.
+# Ten windows of 50 held-out comments: 0–4 clean, 5–9 drifted. Rules: adjusted p-value under
+# 0.01 (clear over 0.1) per feature, the same for the text's MMD, estimated accuracy 5 points
+# under the reference's, a column that cannot be tested. `run_monitor` (given) runs them.
 
 # %%
 base_accuracy = estimator.estimate(p_ref)
@@ -652,15 +612,12 @@ for kind in ("covariate", "label", "concept", "broken_feature"):
     print(f"{kind}: {len(alerts)} alerts", *[a.message() for a in alerts][:4], sep="\n  ")
 
 # %% [markdown]
-# Which drifts does the monitor see, how soon (drift starts at window 5), and which not?
-# Concept drift changes only $P(y \mid x)$: no test on $x$ sees it and the estimate does not
-# move. Only labels reveal it, so a monitor also needs delayed labels, and a way back into
-# labeling.
+# Concept drift changes only $P(y \mid x)$: no test on $x$ sees it, and the estimate stays.
+# Only labels reveal it: a monitor needs delayed labels and a way back into labeling.
 #
 # ## Part 5: closing the loop
 #
-# The labels of the first half of 2015 come back. Which labeling functions broke? Each LF's
-# coverage and accuracy on the reference and on those labelled 2015 comments:
+# The first half of 2015's labels come back. Which LFs broke? Coverage and accuracy per LF:
 
 # %%
 early, late = present.iloc[: len(present) // 2], present.iloc[len(present) // 2:]
@@ -680,9 +637,8 @@ pd.concat({"reference": lf_health(reference, SPAM_PATTERN_LFS),
 
 # %% [markdown]
 # A new campaign ("like this comment if...", "take a look at this video") slips past every
-# LF, and `my` fires on fans ("my favourite song") as much as on spammers. Fix the LFs (two
-# new ones, a narrower `my`), retrain on the old comments plus the early 2015 ones (weak
-# labels, no gold), and watch the late 2015 windows with both models.
+# LF, and `my` fires on fans as much as on spammers. Fix the LFs, retrain on the old and the
+# early 2015 comments (weak labels), and compare both models on the late 2015 windows.
 
 # %%
 fixed_lfs = [lf for lf in SPAM_PATTERN_LFS if lf.name != "my"] + [
@@ -706,9 +662,7 @@ lf_health(late, fixed_lfs).round(2).T
 # alt: Realized and estimated accuracy on the late 2015 windows for the old model and for the model retrained with fixed LFs; the retrained model is more accurate in most windows
 
 # %% [markdown]
-# ## Bad input
-#
-# A monitor meets broken data more often than drift. Each case gets a status and a sentence.
+# ## Bad input: each case gets a status and a sentence, never a crash or a silent pass
 
 # %%
 cur = comment_features(present.iloc[:200])
@@ -722,7 +676,5 @@ pd.concat({name: drift_report(features_ref, frame, TESTS).query("status != 'ok' 
 # %% [markdown]
 # ## Going further
 #
-# - Run the monitor on 2015 with windows of 50 and of 200: how do detection delay and false
-#   alarms trade off?
-# - Label shift can be *corrected* without labels (Lipton et al., ICML 2018): estimate the
-#   new class balance from the confusion matrix and reweight. Try it on injected label shift.
+# Windows of 50 against 200: detection delay against false alarms? Correct label shift without
+# labels (Lipton et al., ICML 2018) by re-estimating the class balance.
