@@ -135,7 +135,8 @@ def column_issues(reference: pd.DataFrame, current: pd.DataFrame,
     """Why a column cannot be tested as it is: ``{column: (status, message)}``.
 
     Statuses: ``"empty"`` (the window has no rows, or no values in this column),
-    ``"missing"`` (with the likely new name when one fits), ``"type_changed"`` (a numeric
+    ``"missing"`` (with the likely new name: a close spelling, or the one new column of the
+    same type), ``"type_changed"`` (a numeric
     column now holds text that does not parse as numbers), ``"new"`` (in the window, not in
     the reference). Columns that can be tested are not in the answer.
     """
@@ -145,6 +146,9 @@ def column_issues(reference: pd.DataFrame, current: pd.DataFrame,
         if column not in current.columns:
             guess = difflib.get_close_matches(str(column), [str(c) for c in extra], n=1,
                                               cutoff=0.6)
+            same_type = [c for c in extra if pd.api.types.is_numeric_dtype(current[c])
+                         == pd.api.types.is_numeric_dtype(reference[column])]
+            guess = guess or (same_type if len(same_type) == 1 else [])
             hint = (f"; the window has {guess[0]!r}, was it renamed? Map it back upstream "
                     "or in the monitor's column mapping") if guess else "; check the upstream feed"
             issues[column] = ("missing", f"column {column!r} is missing from the window{hint}")
