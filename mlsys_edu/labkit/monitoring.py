@@ -189,13 +189,12 @@ def binned_proportions(reference: pd.Series, current: pd.Series, kind: str,
         counts_cur = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=len(inner) + 1)
         labels = [f"<= {v:.3g}" for v in inner] + [f"> {inner[-1]:.3g}" if len(inner) else "all"]
     else:
-        ref = reference.astype(object).where(reference.notna(), "<null>").astype(str)
-        cur = current.astype(object).where(current.notna(), "<null>").astype(str)
-        codes, labels_index = pd.factorize(pd.concat([ref, cur], ignore_index=True))
+        codes, labels_index = pd.factorize(pd.concat([reference, current], ignore_index=True),
+                                           use_na_sentinel=False)
         k = len(labels_index)
-        counts_ref = np.bincount(codes[:len(ref)], minlength=k)
-        counts_cur = np.bincount(codes[len(ref):], minlength=k)
-        labels = [str(v) for v in labels_index]
+        counts_ref = np.bincount(codes[:len(reference)], minlength=k)
+        counts_cur = np.bincount(codes[len(reference):], minlength=k)
+        labels = ["<null>" if pd.isna(v) else str(v) for v in labels_index]
     return (counts_ref / max(counts_ref.sum(), 1), counts_cur / max(counts_cur.sum(), 1), labels)
 
 
