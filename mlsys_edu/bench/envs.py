@@ -24,7 +24,7 @@ ANCHOR_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "evidently": ("evidently==0.7.23", "pandas<3"),
     "otter": ("otter-grader==7.0.0", "ipykernel"),
     "litserve": ("litserve==0.2.19",),
-    "nannyml": ("nannyml==0.13.1",),
+    "nannyml": ("nannyml==0.13.1", "statsmodels==0.14.6"),  # nannyml imports it, does not require it
     "datasketches": ("datasketches==5.2.0",),
 }
 

@@ -355,3 +355,63 @@ class Alert:
         return (f"[{self.rule}] {self.key}: {self.value:.3g} (threshold {self.threshold:.3g}, "
                 f"worst {self.worst:.3g}) since window {self.since_window} ({self.since}); "
                 f"{state}")
+
+
+def score_comments(stream: pd.DataFrame, model: SpamFilter, embedder: TextEmbedder) -> pd.DataFrame:
+    """Per comment: :func:`comment_features`, the embedding (columns ``e0, e1, ...``) and
+    ``p_spam``, computed once for a whole stream so that windows are just slices of it."""
+    emb = embedder.transform(stream["text"])
+    columns = [f"e{i}" for i in range(emb.shape[1])]
+    return pd.concat([comment_features(stream), pd.DataFrame(emb, stream.index, columns)],
+                     axis=1).assign(p_spam=model.predict_proba(stream["text"]))
+
+
+def plot_pvalues(pvalues: pd.DataFrame, xlabels: Sequence[str], xlabel: str, ax: Any = None) -> Any:
+    """Heat map of log10 p-values: one row per test (index), one column per window."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        ax = plt.subplots(figsize=(9, 3.6))[1]
+    image = ax.imshow(np.log10(pvalues.to_numpy(float).clip(1e-10)), cmap="viridis",
+                      aspect="auto")
+    ax.set(xticks=range(len(xlabels)), xticklabels=list(xlabels), yticks=range(len(pvalues)),
+           yticklabels=list(pvalues.index), xlabel=xlabel)
+    ax.figure.colorbar(image, ax=ax, label="log10 p-value")
+    return ax
+
+
+def plot_accuracy(ax: Any, labels: Sequence[str], realized: Sequence[float],
+                  estimated: Sequence[float], bars: bool = False, name: str = "",
+                  marker: str = "o") -> Any:
+    """Realized against estimated accuracy per window (lines) or per case (``bars``)."""
+    x = np.arange(len(labels))
+    prefix = f"{name}: " if name else ""
+    if bars:
+        ax.bar(x - 0.2, realized, 0.4, label=f"{prefix}realized")
+        ax.bar(x + 0.2, estimated, 0.4, hatch="//", label=f"{prefix}estimated (CBPE)")
+    else:
+        ax.plot(x, realized, marker + "-", label=f"{prefix}realized")
+        ax.plot(x, estimated, marker + ":", label=f"{prefix}estimated (CBPE)")
+    ax.set(xticks=x, xticklabels=list(labels), ylabel="accuracy", ylim=(0.5, 1))
+    ax.legend(loc="lower left", fontsize=8)
+    return ax
+
+
+def numeric_sample(values: object, name: str) -> np.ndarray:
+    """The numbers of a sample as a float array, NaN (and what does not parse) dropped; an
+    empty result is a ``ValueError`` that names the sample."""
+    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    if np.isnan(x).all():
+        raise ValueError(f"the {name} sample has no numbers: nothing to compare")
+    return x[~np.isnan(x)]
+
+
+def ecdf_gap(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pooled sorted values ``z`` and ``F_x - F_y`` just after each of them.
+
+    One stable sort merges the two sorted samples in linear time; where values tie, only the
+    gap after the last of them is a value of ``F_x - F_y``.
+    """
+    z = np.concatenate([np.sort(x), np.sort(y)])
+    order = np.argsort(z, kind="stable")
+    return z[order], np.cumsum(np.where(order < len(x), 1 / len(x), -1 / len(y)))
