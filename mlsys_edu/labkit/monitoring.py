@@ -257,11 +257,13 @@ def run_monitor(windows: Iterable[pd.DataFrame],
     Returns the long table of measurements (window, time, metric, key, value) and the alerts
     in the order they fired.
     """
-    from tqdm.auto import tqdm
-
-    rows, alerts = [], []
     windows = list(windows)
-    for i, window in enumerate(tqdm(windows, desc="windows", disable=not progress)):
+    if progress:  # imported only when asked: tqdm.auto warns in kernels without ipywidgets
+        from tqdm.auto import tqdm
+
+        windows = tqdm(windows, desc="windows")
+    rows, alerts = [], []
+    for i, window in enumerate(windows):
         when = times[i] if times is not None else i
         measured = measure(window)
         for metric, values in measured.items():
