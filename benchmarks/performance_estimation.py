@@ -7,7 +7,7 @@ to ``max_shift`` standard deviations, window by window; P(y | x) stays, and is n
 logistic model assumes, so its scores are miscalibrated where the data moves). The labels of
 the windows give the realized accuracy; each side estimates it from scores alone.
 
-Ours: ``ConfidenceEstimator().fit(p_ref, y_ref).estimate(p_window)`` from the lab's reference
+Ours: ``ConfidenceEstimator().calibrate(p_ref, y_ref).estimate(p_window)`` from the lab's reference
 solution (isotonic calibration on the reference, expected accuracy). NannyML 0.13.1:
 ``CBPE(problem_type="classification_binary", metrics=["accuracy"], chunk_size=window)``
 fitted on the reference, ``estimate`` on the windows. Measured: the mean and the largest
@@ -72,7 +72,7 @@ def run(side: str, case: dict[str, Any]) -> dict[str, float]:
 
         ConfidenceEstimator = load_solution_module(LAB).ConfidenceEstimator
         start = time.perf_counter()
-        estimator = ConfidenceEstimator().fit(p_ref, y_ref)
+        estimator = ConfidenceEstimator().calibrate(p_ref, y_ref)
         estimated = [estimator.estimate(p_prod[i:i + w]) for i in range(0, len(p_prod), w)]
         seconds = time.perf_counter() - start
     elif side == "anchor":

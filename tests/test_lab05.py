@@ -194,10 +194,10 @@ def test_report_refuses_what_is_not_a_frame(ref, frames):
 
 
 def test_profile_counts_invalid_values_of_a_numeric_column(ref):
-    prof = _new_profile(ref)(profiles.NUMERIC).update(pd.Series([1.0, "12 chars", None, 3.0]))
+    prof = _new_profile(ref)(profiles.NUMERIC).add(pd.Series([1.0, "12 chars", None, 3.0]))
     assert (prof.count, prof.nulls, prof.invalid, prof.quantiles.n) == (4, 1, 1, 2)
     with pytest.raises(ValueError, match="type change"):
-        prof.merge(_new_profile(ref)(profiles.CATEGORICAL))
+        prof.combine(_new_profile(ref)(profiles.CATEGORICAL))
 
 
 def test_inject_drift_kinds_and_errors():

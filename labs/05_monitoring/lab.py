@@ -19,13 +19,13 @@ from scipy import special, stats
 from sklearn.isotonic import IsotonicRegression
 
 from mlsys_edu.data import load_youtube_spam
-from mlsys_edu.labkit.monitoring import (Alert, DriftTests, SpamFilter, TextEmbedder,
+from mlsys_edu.labkit.monitoring import (Alert, AlertState, DriftTests, SpamFilter, TextEmbedder,
                                          column_kind, comment_features, drift_report,
                                          ecdf_gap, inject_drift, numeric_sample,
                                          plot_accuracy, plot_pvalues, run_monitor,
                                          score_comments, time_windows)
-from mlsys_edu.labkit.profiles import (NUMERIC, ColumnProfile, hash64, merge_profiles,
-                                       profile_frame, profile_partitions)
+from mlsys_edu.labkit.profiles import (NUMERIC, ColumnProfile, CompactorStack, Registers,
+                                       merge_profiles, profile_frame, profile_partitions)
 from mlsys_edu.labkit.weak_labels import SPAM_PATTERN_LFS, PatternLF, label_matrix
 
 # %% [markdown]
@@ -41,7 +41,7 @@ past = comments[comments["date"] < "2015-01-01"].sample(frac=1.0, random_state=5
 present = comments[comments["date"] >= "2015-01-01"].reset_index(drop=True)
 cut = [int(0.4 * len(past)), int(0.65 * len(past))]
 train, reference, holdout = past.iloc[:cut[0]], past.iloc[cut[0]:cut[1]], past.iloc[cut[1]:]
-model = SpamFilter().fit(train["text"], reference["text"], reference["label"])
+model = SpamFilter().train(train["text"], reference["text"], reference["label"])
 p_ref = model.predict_proba(reference["text"])
 print(f"train {len(train)}, reference {len(reference)}, holdout {len(holdout)}, 2015: "
       f"{len(present)}; reference accuracy {((p_ref > 0.5) == reference.label).mean():.1%}")
@@ -67,22 +67,8 @@ print(f"spam share: 2013-14 {past.label.mean():.0%}, 2015 {present.label.mean():
 # $qn$) and `merge` (a new sketch: concatenate levels, compress); empty: `ValueError`.
 
 # %% tags=["export"]
-class KLLSketch:
+class KLLSketch(CompactorStack):  # given: k, seed, n, levels, _rng, capacity(h), retained
     """KLL quantile sketch: ``levels[h]`` holds items of weight ``2**h``; about 3k items."""
-
-    def __init__(self, k: int = 200, seed: int = 0) -> None:
-        if k < 8:
-            raise ValueError(f"k must be at least 8, got {k}")
-        self.k, self.seed, self.n = k, seed, 0
-        self.levels: list[np.ndarray] = [np.empty(0)]
-        self._rng = np.random.default_rng(seed)
-
-    def capacity(self, h: int) -> int:
-        return max(2, math.ceil(self.k * (2 / 3) ** (len(self.levels) - 1 - h)))
-
-    @property
-    def retained(self) -> int:  # the sketch's memory, in floats
-        return sum(len(level) for level in self.levels)
 
     def update(self, values: np.ndarray) -> "KLLSketch":
         # BEGIN SOLUTION 5.1
@@ -155,16 +141,8 @@ check("q1")
 # `add_hashes`, `estimate`, `merge` (unequal $p$: `ValueError`); hint: `np.maximum.at`.
 
 # %% tags=["export"]
-class HyperLogLog:
+class HyperLogLog(Registers):  # given: p, registers, add(values) = add_hashes(hash64(values))
     """Distinct-count sketch with ``2**p`` one-byte registers."""
-
-    def __init__(self, p: int = 12) -> None:
-        if not 4 <= p <= 16:
-            raise ValueError(f"p must be between 4 and 16, got {p}")
-        self.p, self.registers = p, np.zeros(1 << p, dtype=np.uint8)
-
-    def add(self, values: object) -> "HyperLogLog":
-        return self.add_hashes(hash64(values))
 
     def add_hashes(self, hashes: np.ndarray) -> "HyperLogLog":
         # BEGIN SOLUTION 5.2
@@ -390,7 +368,7 @@ check("q5")
 # 2015 per window of 100 comments, with prediction drift (KS on P(spam)) and MMD on the text.
 
 # %%
-embedder = TextEmbedder().fit(reference["text"])
+embedder = TextEmbedder(reference["text"])
 emb_ref = embedder.transform(reference["text"])
 windows = time_windows(present, 100)
 starts = [w["date"].iloc[0].strftime("%b %d") for w in windows]
@@ -415,8 +393,8 @@ report[["test", "statistic", "p_adjusted", "psi", "js", "wasserstein", "drifted"
 #
 # ## Exercise 5.6: confidence-based estimation
 #
-# Write `fit(p, y)` (`IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip")` of `y` on
-# `p`) and `estimate(p)`; refuse (`ValueError`) scores outside $[0, 1]$ or NaN, unequal
+# Write `calibrate(p, y)` (an `IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip")`
+# of `y` on `p`) and `estimate(p)`; refuse (`ValueError`) scores outside $[0, 1]$ or NaN, unequal
 # lengths, one class only, an empty window.
 
 # %% tags=["export"]
@@ -426,7 +404,7 @@ class ConfidenceEstimator:
     def __init__(self, threshold: float = 0.5) -> None:
         self.threshold = threshold
 
-    def fit(self, p: np.ndarray, y: np.ndarray) -> "ConfidenceEstimator":
+    def calibrate(self, p: np.ndarray, y: np.ndarray) -> "ConfidenceEstimator":
         # BEGIN SOLUTION 5.6
         p, y = np.asarray(p, dtype=float), np.asarray(y, dtype=float)
         if p.shape != y.shape or np.isnan(p).any() or (p < 0).any() or (p > 1).any():
@@ -453,7 +431,7 @@ check("q6")
 
 # %%
 # 2015 against the realized accuracy (labels come later); the holdout with injected drift
-estimator = ConfidenceEstimator().fit(p_ref, reference["label"])
+estimator = ConfidenceEstimator().calibrate(p_ref, reference["label"])
 acc = lambda frame, p: float(((p >= 0.5) == frame["label"].to_numpy()).mean())
 scores = [model.predict_proba(w["text"]) for w in windows]
 drifts = {"none": holdout} | {kind: inject_drift(holdout, kind, np.random.default_rng(0))
@@ -484,20 +462,8 @@ plt.show()
 # keep open ones in `self.open` by key and every alert fired in `self.history`.
 
 # %% tags=["export"]
-class AlertRule:
+class AlertRule(AlertState):  # given: the settings, open, history, _run, _calm, sign
     """Fire after ``fire_after`` breaching windows, de-duplicate, clear with hysteresis."""
-
-    def __init__(self, name: str, metric: str, threshold: float,
-                 clear_threshold: float | None = None, fire_after: int = 2,
-                 clear_after: int = 2, higher_is_worse: bool = True) -> None:
-        self.name, self.metric, self.threshold = name, metric, threshold
-        self.clear_threshold = threshold if clear_threshold is None else clear_threshold
-        self.fire_after, self.clear_after = fire_after, clear_after
-        self.sign = 1.0 if higher_is_worse else -1.0
-        self.open: dict[str, Alert] = {}
-        self.history: list[Alert] = []
-        self._run: dict[str, tuple] = {}  # key -> (breaching windows, first window, when, worst)
-        self._calm: dict[str, int] = {}  # key -> consecutive calm windows of an open alert
 
     def update(self, window: int, values: dict, when: object = None) -> list[Alert]:
         # BEGIN SOLUTION 5.7
@@ -598,12 +564,13 @@ fixed_lfs = [lf for lf in SPAM_PATTERN_LFS if lf.name != "my"] + [
     PatternLF("my_channel", r"\bmy (?:channel|video|page|music|song)", 1),
     PatternLF("like_if", r"\b(?:like|thumbs up) (?:this comment )?if\b|give it a like", 1),
     PatternLF("look_at_video", r"(?:check out|take a look at) this (?:video|playlist)", 1)]
-retrained = SpamFilter(fixed_lfs).fit(pd.concat([train["text"], early["text"]]),
+retrained = SpamFilter(fixed_lfs).train(pd.concat([train["text"], early["text"]]),
                                       reference["text"], reference["label"])
 late_windows = time_windows(late, 75)
 ax = plt.subplots(figsize=(8, 3.4))[1]
 for name, m, marker in (("old model", model, "o"), ("fixed LFs, retrained", retrained, "s")):
-    cal = ConfidenceEstimator().fit(m.predict_proba(reference["text"]), reference["label"])
+    cal = ConfidenceEstimator().calibrate(m.predict_proba(reference["text"]),
+                                          reference["label"])
     ps = [m.predict_proba(w["text"]) for w in late_windows]
     plot_accuracy(ax, [w["date"].iloc[0].strftime("%b %d") for w in late_windows],
                   [acc(w, p) for w, p in zip(late_windows, ps)], [cal.estimate(p) for p in ps],

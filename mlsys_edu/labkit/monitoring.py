@@ -59,17 +59,17 @@ def comment_features(comments: pd.DataFrame) -> pd.DataFrame:
 class SpamFilter:
     """The model under watch: char 2-5-gram TF-IDF and a logistic regression.
 
-    ``fit(texts, labelled_texts, labelled_y)`` trains on weak labels: each LF's accuracy is
+    ``train(texts, labelled_texts, labelled_y)`` learns from weak labels: each LF's accuracy is
     estimated on a small hand-labelled sample (a supervised :class:`OneCoinModel`), the LFs'
     votes on ``texts`` are combined with those accuracies, and a comment no LF votes on counts
-    as ham (the LFs are mostly spam detectors). ``fit(texts, y=gold)`` trains on gold labels.
+    as ham (the LFs are mostly spam detectors). ``train(texts, y=gold)`` uses gold labels.
     """
 
     def __init__(self, lfs: Sequence[PatternLF] = SPAM_PATTERN_LFS, C: float = 3.0) -> None:
         self.lfs, self.C = tuple(lfs), C
 
-    def fit(self, texts: Sequence[str], labelled_texts: Sequence[str] | None = None,
-            labelled_y: np.ndarray | None = None, y: np.ndarray | None = None) -> "SpamFilter":
+    def train(self, texts: Sequence[str], labelled_texts: Sequence[str] | None = None,
+              labelled_y: np.ndarray | None = None, y: np.ndarray | None = None) -> "SpamFilter":
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
@@ -97,21 +97,18 @@ class SpamFilter:
 class TextEmbedder:
     """Comments as dense unit vectors: char 2-4-gram TF-IDF, then truncated SVD (LSA).
 
-    Fitted on the reference only, so production text is seen through the reference's lens.
+    Learned from ``reference_texts`` only, so production text is seen through the
+    reference's lens (no model download).
     """
 
-    def __init__(self, dim: int = 24, seed: int = 0) -> None:
-        self.dim, self.seed = dim, seed
-
-    def fit(self, texts: Sequence[str]) -> "TextEmbedder":
+    def __init__(self, reference_texts: Sequence[str], dim: int = 24, seed: int = 0) -> None:
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.tfidf_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2,
                                       sublinear_tf=True)
-        X = self.tfidf_.fit_transform([str(t) for t in texts])
-        self.svd_ = TruncatedSVD(min(self.dim, X.shape[1] - 1), random_state=self.seed).fit(X)
-        return self
+        X = self.tfidf_.fit_transform([str(t) for t in reference_texts])
+        self.svd_ = TruncatedSVD(min(dim, X.shape[1] - 1), random_state=seed).fit(X)
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
         Z = self.svd_.transform(self.tfidf_.transform([str(t) for t in texts]))
@@ -417,3 +414,26 @@ def ecdf_gap(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     z = np.concatenate([np.sort(x), np.sort(y)])
     order = np.argsort(z, kind="stable")
     return z[order], np.cumsum(np.where(order < len(x), 1 / len(x), -1 / len(y)))
+
+
+class AlertState:
+    """The state of an alert rule (the lab writes its ``update``): its settings, the open
+    alerts by key, every alert fired (``history``), and per key the current run of breaching
+    windows (``_run``: count, first window, its time, worst value) and of calm ones (``_calm``).
+    ``sign`` is +1 when higher values are worse, -1 when lower ones are (p-values, accuracy).
+    """
+
+    def __init__(self, name: str, metric: str, threshold: float,
+                 clear_threshold: float | None = None, fire_after: int = 2,
+                 clear_after: int = 2, higher_is_worse: bool = True) -> None:
+        if fire_after < 1 or clear_after < 1:
+            raise ValueError(f"fire_after and clear_after must be at least 1; got "
+                             f"{fire_after}, {clear_after}")
+        self.name, self.metric, self.threshold = name, metric, threshold
+        self.clear_threshold = threshold if clear_threshold is None else clear_threshold
+        self.fire_after, self.clear_after = fire_after, clear_after
+        self.sign = 1.0 if higher_is_worse else -1.0
+        self.open: dict[str, Alert] = {}
+        self.history: list[Alert] = []
+        self._run: dict[str, tuple] = {}
+        self._calm: dict[str, int] = {}

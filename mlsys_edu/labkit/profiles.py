@@ -18,6 +18,7 @@ them that the lab does not teach:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -45,7 +46,7 @@ class FrequentItems:
 
     After ``n`` values, every value's true count ``f`` satisfies
     ``estimate <= f <= estimate + error`` with ``error <= n / (capacity + 1)`` (a value not
-    kept has estimate 0), so every value more frequent than ``n / (capacity + 1)`` is kept. ``update`` takes a batch; ``merge``
+    kept has estimate 0), so every value more frequent than ``n / (capacity + 1)`` is kept. ``add`` takes a batch; ``combine``
     adds the counters and subtracts the (capacity+1)-th largest, which keeps the same bound for
     the union (Agarwal et al., 2012).
     """
@@ -65,7 +66,7 @@ class FrequentItems:
             self.error += cut
         self.counts = counts
 
-    def update(self, values: Iterable[object]) -> "FrequentItems":
+    def add(self, values: Iterable[object]) -> "FrequentItems":
         """Count a batch of values (nulls count as the value ``None``).
 
         The batch's exact counts are cut to their own Misra–Gries summary first (subtract the
@@ -86,7 +87,7 @@ class FrequentItems:
         self._prune(counts)
         return self
 
-    def merge(self, other: "FrequentItems") -> "FrequentItems":
+    def combine(self, other: "FrequentItems") -> "FrequentItems":
         """A new summary of both streams (neither input changes)."""
         out = FrequentItems(max(self.capacity, other.capacity))
         counts = dict(self.counts)
@@ -102,6 +103,41 @@ class FrequentItems:
 
     def __repr__(self) -> str:
         return f"FrequentItems(n={self.n}, top={self.top(3)}, error<={self.error})"
+
+
+class CompactorStack:
+    """The state of a KLL sketch (the lab writes its algorithm): ``levels[h]`` holds items of
+    weight ``2**h``, ``n`` values were added, ``capacity(h)`` is level h's budget of
+    ``max(2, ceil(k * (2/3) ** (H - 1 - h)))`` items of ``H`` levels, ``retained`` the items held.
+    """
+
+    def __init__(self, k: int = 200, seed: int = 0) -> None:
+        if k < 8:
+            raise ValueError(f"k must be at least 8, got {k}")
+        self.k, self.seed, self.n = k, seed, 0
+        self.levels: list[np.ndarray] = [np.empty(0)]
+        self._rng = np.random.default_rng(seed)
+
+    def capacity(self, h: int) -> int:
+        return max(2, math.ceil(self.k * (2 / 3) ** (len(self.levels) - 1 - h)))
+
+    @property
+    def retained(self) -> int:
+        """Items held in all levels: the sketch's memory, in floats."""
+        return sum(len(level) for level in self.levels)
+
+
+class Registers:
+    """The state of a HyperLogLog sketch (the lab writes its algorithm): ``2**p`` one-byte
+    ``registers``; ``add(values)`` hashes values with :func:`hash64` into ``add_hashes``."""
+
+    def __init__(self, p: int = 12) -> None:
+        if not 4 <= p <= 16:
+            raise ValueError(f"p must be between 4 and 16, got {p}")
+        self.p, self.registers = p, np.zeros(1 << p, dtype=np.uint8)
+
+    def add(self, values: object) -> Any:
+        return self.add_hashes(hash64(values))  # the subclass's own method
 
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
@@ -133,7 +169,7 @@ class ColumnProfile:
         if self.kind == NUMERIC and self.quantiles is None:
             raise ValueError("a numeric column's profile needs a quantile sketch")
 
-    def update(self, values: object) -> "ColumnProfile":
+    def add(self, values: object) -> "ColumnProfile":
         """Add one batch of values; returns ``self``."""
         series = pd.Series(values).reset_index(drop=True)
         null = series.isna().to_numpy()
@@ -144,11 +180,11 @@ class ColumnProfile:
             self.invalid += int(numbers.isna().sum())
             present = numbers.dropna().astype(float)
             self.quantiles.update(present.to_numpy())
-        self.frequent.update(present)
+        self.frequent.add(present)
         self.distinct.add(present.to_numpy())
         return self
 
-    def merge(self, other: "ColumnProfile") -> "ColumnProfile":
+    def combine(self, other: "ColumnProfile") -> "ColumnProfile":
         """A new profile of both; neither input changes."""
         if other.kind != self.kind:
             raise ValueError(f"cannot merge a {self.kind} profile with a {other.kind} one: "
@@ -156,18 +192,18 @@ class ColumnProfile:
         quantiles = self.quantiles.merge(other.quantiles) if self.kind == NUMERIC else None
         return ColumnProfile(self.kind, self.distinct.merge(other.distinct), quantiles,
                              self.count + other.count, self.nulls + other.nulls,
-                             self.invalid + other.invalid, self.frequent.merge(other.frequent))
+                             self.invalid + other.invalid, self.frequent.combine(other.frequent))
 
 
 def profile_frame(frame: pd.DataFrame, new_profile: Callable[[str], ColumnProfile],
                   kinds: dict[str, str]) -> dict[str, ColumnProfile]:
-    """``{column: new_profile(kind).update(values)}`` for the columns named in ``kinds``."""
-    return {c: new_profile(kinds[c]).update(frame[c]) for c in frame.columns if c in kinds}
+    """``{column: new_profile(kind).add(values)}`` for the columns named in ``kinds``."""
+    return {c: new_profile(kinds[c]).add(frame[c]) for c in frame.columns if c in kinds}
 
 
 def merge_profiles(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Column-wise ``a[c].merge(b[c])``; a column only one side has is kept as it is."""
-    return {c: a[c].merge(b[c]) if c in a and c in b else (a[c] if c in a else b[c])
+    """Column-wise ``a[c].combine(b[c])``; a column only one side has is kept as it is."""
+    return {c: a[c].combine(b[c]) if c in a and c in b else (a[c] if c in a else b[c])
             for c in dict.fromkeys([*a, *b])}
 
 

@@ -16,7 +16,7 @@ def _scores(rng, n, shift=0.0):
 @question("q6", points=2)
 def test_calibrated_estimate_is_close(sub, rng):
     p_ref, y_ref = _scores(rng, 5000)
-    est = sub.ConfidenceEstimator().fit(p_ref, y_ref)
+    est = sub.ConfidenceEstimator().calibrate(p_ref, y_ref)
     for shift in (1.0, -1.5, 0.0):
         p, y = _scores(rng, 20_000, shift)
         realized = ((p >= 0.5) == y).mean()
@@ -28,12 +28,12 @@ def test_calibrated_estimate_is_close(sub, rng):
 @question("q6", points=1)
 def test_refuses_bad_input(sub):
     with pytest.raises(ValueError):
-        sub.ConfidenceEstimator().fit([0.2, 0.7], [1, 1])
+        sub.ConfidenceEstimator().calibrate([0.2, 0.7], [1, 1])
     with pytest.raises(ValueError):
-        sub.ConfidenceEstimator().fit([0.2, 1.7], [0, 1])
+        sub.ConfidenceEstimator().calibrate([0.2, 1.7], [0, 1])
     with pytest.raises(ValueError):
-        sub.ConfidenceEstimator().fit([0.2, np.nan], [0, 1])
-    est = sub.ConfidenceEstimator().fit([0.1, 0.4, 0.6, 0.9], [0, 1, 0, 1])
+        sub.ConfidenceEstimator().calibrate([0.2, np.nan], [0, 1])
+    est = sub.ConfidenceEstimator().calibrate([0.1, 0.4, 0.6, 0.9], [0, 1, 0, 1])
     with pytest.raises(ValueError):
         est.estimate([])
 
@@ -41,10 +41,12 @@ def test_refuses_bad_input(sub):
 @question("q6", points=3, hidden=True)
 def test_cbpe_matches_reference(sub, ref, rng):
     p_ref, y_ref = _scores(rng, 800)
-    ours, theirs = sub.ConfidenceEstimator().fit(p_ref, y_ref), ref.ConfidenceEstimator().fit(p_ref, y_ref)
+    ours = sub.ConfidenceEstimator().calibrate(p_ref, y_ref)
+    theirs = ref.ConfidenceEstimator().calibrate(p_ref, y_ref)
     for shift in (0.0, 0.7, 2.0):
         p, _ = _scores(rng, 3000, shift)
         assert ours.estimate(p) == pytest.approx(theirs.estimate(p), abs=1e-9)
-    high = sub.ConfidenceEstimator(threshold=0.8).fit(p_ref, y_ref)
+    high = sub.ConfidenceEstimator(threshold=0.8).calibrate(p_ref, y_ref)
     p, _ = _scores(rng, 3000, 0.3)
-    assert high.estimate(p) == pytest.approx(ref.ConfidenceEstimator(0.8).fit(p_ref, y_ref).estimate(p))
+    theirs_high = ref.ConfidenceEstimator(0.8).calibrate(p_ref, y_ref)
+    assert high.estimate(p) == pytest.approx(theirs_high.estimate(p))
