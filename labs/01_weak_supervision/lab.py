@@ -193,7 +193,8 @@ SPAM_LFS = [
 # with `df.itertuples(index=False)`, which is far faster than `iterrows`); hand the vectorised
 # forms `fast_strings(df)` (given), whose Arrow-backed strings `search_texts` reads uncopied.
 # Show a tqdm progress bar over the LFs when `len(df) >= progress_min_rows`. An LF returning
-# anything but integers of at least -1 is a bug: raise a `ValueError` naming the LF.
+# anything but one integer in -1..127 (what int8 holds) per row is a bug: raise a `ValueError`
+# naming the LF.
 
 # %% tags=["export"]
 def apply_lfs(df: pd.DataFrame, lfs: Sequence[LabelingFunction],
@@ -396,8 +397,7 @@ check("q5")
 #   minus its votes.
 #
 # Write `DawidSkene._log_joint` (the E-step's $(U, k)$ matrix; `_posterior`, given,
-# normalises it with a log-sum-exp) and `DawidSkene.fit`. Snorkel's own label model fits
-# similar parameters by matrix completion; implementing it is an optional extension.
+# normalises it with a log-sum-exp) and `DawidSkene.fit`.
 
 # %% tags=["export"]
 class DawidSkene:
@@ -561,8 +561,7 @@ check("q7")
 # %%
 probs_train = label_model.predict_proba(L_train)
 voted = (L_train != ABSTAIN).any(axis=1)
-vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
-                             sublinear_tf=True)
+vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)
 X_train = vectorizer.fit_transform(train["text"][voted])
 X_test = vectorizer.transform(test["text"])
 end_model = train_end_model(X_train, probs_train[voted])
@@ -598,7 +597,7 @@ plt.show()
 # %% [markdown]
 # ## Going further
 #
-# - Implement Snorkel's matrix-completion label model (Ratner et al., AAAI 2019); compare.
+# - Implement Snorkel's matrix-completion label model (Ratner et al., AAAI 2019): compare.
 # - Add `keyword_lf("keyword_channel", ["channel"], SPAM)`: never wrong on `valid`, yet there
 #   the label model falls from 89% to 76%. Why? (Which LFs fire with it? What does EM assume?)
 # - Time `apply_lfs` with and without the vectorised forms on 100,000 comments.

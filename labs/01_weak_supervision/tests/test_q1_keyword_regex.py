@@ -55,6 +55,14 @@ def test_vectorized_form_keeps_pythons_unicode_meaning(sub):
                                       err_msg=f"vectorised {pattern!r}")
 
 
+@question("q1", points=1, hidden=True)
+def test_keyword_lf_without_keywords_abstains(sub):
+    df = _frame(TEXTS)
+    lf = sub.keyword_lf("none", [], 2)
+    assert [lf(df.iloc[i]) for i in range(len(df))] == [-1] * len(TEXTS)
+    np.testing.assert_array_equal(np.asarray(lf.vectorized(df)), [-1] * len(TEXTS))
+
+
 @question("q1", points=3, hidden=True)
 def test_keyword_and_regex_match_reference(sub, ref, rng):
     vocab = np.array(["check", "out", "my", "channel", "SONG", "song.", "free", "$5", "a+b",
