@@ -148,10 +148,11 @@ class HyperLogLog(Registers):  # given: p, registers, add(values) = add_hashes(h
         # BEGIN SOLUTION 5.2
         h, rest_bits = np.asarray(hashes, dtype=np.uint64), 64 - self.p
         index = (h >> np.uint64(rest_bits)).astype(np.intp)
-        smeared = h & np.uint64((1 << rest_bits) - 1)
-        for shift in (1, 2, 4, 8, 16, 32):  # every bit below the first one bit set
-            smeared |= smeared >> np.uint64(shift)
-        rho = rest_bits - np.bitwise_count(smeared).astype(np.int64) + 1
+        rest, length = h & np.uint64((1 << rest_bits) - 1), np.zeros(len(h), dtype=np.int64)
+        for shift in (32, 16, 8, 4, 2, 1):  # bit length by halving: exact, any numpy
+            high = rest >= np.uint64(1 << shift)
+            length, rest = length + shift * high, np.where(high, rest >> np.uint64(shift), rest)
+        rho = rest_bits - (length + (rest > 0)) + 1
         np.maximum.at(self.registers, index, rho.astype(np.uint8))
         return self
         # END SOLUTION
