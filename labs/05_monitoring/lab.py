@@ -246,7 +246,7 @@ def ks_test(x: object, y: object) -> tuple[float, float]:
 
 def chi_square_test(x: object, y: object, min_expected: float = 5.0) -> tuple[float, float]:
     # BEGIN SOLUTION 5.3
-    x, y = pd.Series(x, dtype=object), pd.Series(y, dtype=object)
+    x, y = pd.Series(x), pd.Series(y)
     for name, sample in (("reference", x), ("current", y)):
         if len(sample) == 0:
             raise ValueError(f"the {name} sample is empty: nothing to compare")
