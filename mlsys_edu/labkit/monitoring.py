@@ -10,8 +10,15 @@ alert rule are the student's). These are the parts around them:
   the reference: no model download) for the MMD test;
 * :func:`column_kind`, :func:`column_issues` and :func:`binned_proportions` prepare columns for
   the tests and say, in words, what is wrong with a column that cannot be tested;
+  :func:`numeric_sample` and :func:`ecdf_gap` prepare samples for the numeric tests;
+* :func:`drift_report` runs the lab's tests (a :class:`DriftTests`) on every column, corrects
+  the p-values and reports bad input as a status with a sentence, never a crash;
 * :func:`inject_drift` makes drift with a known ground truth; :func:`time_windows` cuts a
-  stream into windows; :func:`run_monitor` feeds windows to a measure and to alert rules.
+  stream into windows; :func:`score_comments` computes a stream's columns once;
+  :func:`run_monitor` feeds windows to a measure and to alert rules;
+* :class:`Alert` is what an alert says; :class:`AlertState` holds an alert rule's settings
+  and state (the lab writes its ``update``);
+* :func:`plot_pvalues` and :func:`plot_accuracy` draw the lab's two kinds of figure.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Plumbing for mergeable data profiles (lab 05): stable hashes, frequent items, map-reduce.
 
-Lab 05 asks students to write the quantile sketch (KLL), the distinct-count sketch
-(HyperLogLog) and the per-column profile that combines them; these are the pieces around
-them that the lab does not teach:
+Lab 05 asks students to write the quantile sketch (KLL) and the distinct-count sketch
+(HyperLogLog); these are the pieces around them that the lab does not teach:
 
+* :class:`CompactorStack` and :class:`Registers` hold those sketches' state (levels and their
+  capacities; registers), so the lab's classes only add the algorithms;
 * :func:`hash64` gives every value a 64-bit hash that is the same in every process, run and
   pandas version (Python's ``hash`` of a string is salted per process, useless for sketches
   that are merged across machines);
