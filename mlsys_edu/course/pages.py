@@ -32,7 +32,8 @@ def _shows_outputs(cell: NotebookNode) -> bool:
 def _html_block(html: str) -> str:
     """Raw HTML that Markdown passes through: no blank lines inside, blank lines around."""
     body = "\n".join(line for line in html.splitlines() if line.strip())
-    return f'<div class="mlsys-output" markdown="0">\n{body}\n</div>'
+    return (f'<div class="mlsys-output" markdown="0" role="region" aria-label="Cell output" '
+            f'tabindex="0">\n{body}\n</div>')
 
 
 def _outputs(cell: NotebookNode, figures: Path, stem: str, index: int,

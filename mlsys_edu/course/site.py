@@ -77,7 +77,7 @@ def assemble_docs(root: Path, labs: list[Lab], config: CourseConfig,
     if (root / "lectures").is_dir():
         written |= _copy_tree(root / "lectures", docs)
     assets = resources.files("mlsys_edu.course") / "assets"
-    for name in ("colab-badge.svg", "mathjax-config.js", "course.css"):
+    for name in ("colab-badge.svg", "mathjax-config.js", "course.css", "course.js"):
         target = docs / "assets" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_if_changed(target, (assets / name).read_bytes())
