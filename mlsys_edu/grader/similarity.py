@@ -31,6 +31,7 @@ import html
 import io
 import json
 import keyword
+import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,39 +53,84 @@ _SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, token
 
 
 # ----------------------------------------------------------------------------- tokens
+_Q3S, _Q3D = "'" * 3, '"' * 3
+_STRING = (r"(?:[rRbBuUfF]{0,2})(?:" + _Q3S + r"(?:\\.|[^\\])*?" + _Q3S + "|" + _Q3D
+           + r"(?:\\.|[^\\])*?" + _Q3D + r"""|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")""")
+_NUMBER = (r"0[xX][\da-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|"
+           r"(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?[jJ]?")
+_OPERATOR = (r"\*\*=|//=|>>=|<<=|\.\.\.|->|:=|[+\-*/%&|^@<>=!]=|\*\*|//|<<|>>|"
+             r"[-+*/%&|^~@<>=.,:;()\[\]{}]")
+# What is skipped (atomic: a comment is never given back to match a token), then one token.
+_SCANNER = re.compile(r"(?>(?:[ \t\f]+|\\\r?\n|\r?\n|#[^\r\n]*)*)"
+                      rf"(?:(?P<string>{_STRING})|(?P<number>{_NUMBER})|(?P<name>[^\W\d]\w*)|"
+                      rf"(?P<op>{_OPERATOR})|(?P<other>\S)|(?P<end>\Z))", re.DOTALL)
+
+
+def _push(kind: str, text: str, start: int, previous: str, tokens: list[str],
+          starts: list[int]) -> None:
+    """Append one token, normalised (see ``normalised_tokens``), or drop it."""
+    if kind == "name":
+        text = text if text in _KEEP_NAMES or previous == "." else "V"
+    elif kind == "number":
+        text = "N"
+    elif kind == "string":
+        if tokens and tokens[-1] == "S":
+            return  # adjacent strings are one
+        text = "S"
+    elif text == "(":
+        return
+    elif text in _CLOSERS:
+        if tokens and tokens[-1] == ",":
+            tokens.pop()  # a trailing comma
+            starts.pop()
+        if text == ")":
+            return
+    tokens.append(text)
+    starts.append(start)
+
+
+def _line_numbers(source: str, starts: list[int]) -> list[int]:
+    """The 1-based line of each character offset in ``starts``."""
+    codes = np.frombuffer(source.encode("utf-32-le", "surrogatepass"), np.uint32)
+    newlines = np.flatnonzero(codes == 10)  # offsets in characters, as re reports them
+    return (np.searchsorted(newlines, np.asarray(starts, np.int64), side="right") + 1).tolist()
+
+
 def normalised_tokens(source: str) -> tuple[list[str], list[int]]:
     """The normalised tokens of ``source`` and the (1-based) line of each.
 
-    Besides names and literals, what a reformatter changes is dropped too: round brackets
-    (redundant ones come and go), a trailing comma, adjacent strings (implicitly joined).
-    Code that does not tokenise to the end (a syntax error, an unclosed bracket) keeps the
-    tokens before the problem."""
+    Comments and whitespace are dropped; an identifier that is not a keyword, a builtin or an
+    attribute name becomes ``V``, a number ``N``, a string ``S``. What a reformatter changes
+    is dropped too: round brackets (redundant ones come and go), a trailing comma, adjacent
+    strings (implicitly joined). The tokens are Python's (``tokenize``), found by one regular
+    expression several times faster; :func:`tokenize_tokens` is the reference it is tested
+    against."""
+    tokens: list[str] = []
+    starts: list[int] = []
+    previous = ""
+    for m in _SCANNER.finditer(source):
+        kind = m.lastgroup
+        if kind == "end":  # only skipped text was left
+            break
+        text = m.group(kind)
+        _push(kind, text, m.start(kind), previous, tokens, starts)
+        previous = text
+    return tokens, _line_numbers(source, starts)
+
+
+def tokenize_tokens(source: str) -> tuple[list[str], list[int]]:
+    """``normalised_tokens`` by Python's ``tokenize`` (the slower reference). Code that does
+    not tokenise to the end keeps the tokens before the problem."""
+    kinds = {tokenize.NAME: "name", tokenize.NUMBER: "number", tokenize.STRING: "string"}
     tokens: list[str] = []
     lines: list[int] = []
     previous = ""
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if tok.type in _SKIP or tok.string in ("(", ")"):
-                if tok.string == ")" and tokens and tokens[-1] == ",":
-                    tokens.pop()
-                    lines.pop()
-                continue
-            text = tok.string
-            if tok.type == tokenize.NAME:
-                if text not in _KEEP_NAMES and previous != ".":
-                    text = "V"
-            elif tok.type == tokenize.NUMBER:
-                text = "N"
-            elif tok.type == tokenize.STRING:
-                text = "S"
-                if tokens and tokens[-1] == "S":
-                    continue
-            elif text in _CLOSERS and tokens and tokens[-1] == ",":
-                tokens.pop()
-                lines.pop()
-            tokens.append(text)
-            lines.append(tok.start[0])
-            previous = tok.string
+            if tok.type not in _SKIP:
+                _push(kinds.get(tok.type, "op"), tok.string, tok.start[0], previous, tokens,
+                      lines)
+                previous = tok.string
     except (tokenize.TokenError, IndentationError, SyntaxError):
         pass
     return tokens, lines
@@ -97,9 +143,13 @@ class Vocabulary:
         self.ids: dict[str, int] = {}
 
     def encode(self, tokens: list[str]) -> np.ndarray:
+        if not tokens:
+            return np.zeros(0, np.uint64)
+        distinct, inverse = np.unique(np.array(tokens), return_inverse=True)
         ids = self.ids
-        return np.fromiter((ids.setdefault(t, len(ids) + 1) for t in tokens), np.uint64,
-                           len(tokens))
+        known = np.array([ids.setdefault(t, len(ids) + 1) for t in distinct.tolist()],
+                         np.uint64)
+        return known[inverse.reshape(-1)]
 
 
 def kgram_hashes(ids: np.ndarray, k: int) -> np.ndarray:
@@ -125,8 +175,8 @@ def winnow(hashes: np.ndarray, w: int) -> np.ndarray:
     if len(hashes) <= w:
         return np.array([len(hashes) - 1 - int(np.argmin(hashes[::-1]))])
     windows = np.lib.stride_tricks.sliding_window_view(hashes, w)
-    rightmost = w - 1 - np.argmin(windows[:, ::-1], axis=1)
-    return np.unique(rightmost + np.arange(len(windows)))
+    picked = w - 1 - np.argmin(windows[:, ::-1], axis=1) + np.arange(len(windows))
+    return picked[np.r_[True, picked[1:] != picked[:-1]]]  # non-decreasing: drop repeats
 
 
 # ----------------------------------------------------------------------------- documents
@@ -151,32 +201,41 @@ class Document:
 
 
 class Fingerprinter:
-    """Fingerprints cells with one vocabulary and a cache by cell text (a cell many students
-    share is tokenised once)."""
+    """Fingerprints cells with one vocabulary, the starter's k-grams removed, and a cache by
+    cell text (a cell many students share is fingerprinted once)."""
 
-    def __init__(self, k: int = K_TOKENS, w: int = WINDOW) -> None:
+    def __init__(self, starter: list[str], k: int = K_TOKENS, w: int = WINDOW) -> None:
         if k < 1 or w < 1:
             raise ValueError(f"k and w must be at least 1, got k={k}, w={w}")
         self.k, self.w = k, w
         self.vocabulary = Vocabulary()
         self._cache: dict[str, Fingerprints] = {}
-
-    def all_kgrams(self, source: str) -> np.ndarray:
-        """Every k-gram hash of ``source`` (for the starter code, which is removed whole)."""
-        tokens, _ = normalised_tokens(source)
-        return kgram_hashes(self.vocabulary.encode(tokens), self.k)
+        self.starter = set(starter)
+        every = [kgram_hashes(self.vocabulary.encode(normalised_tokens(s)[0]), k)
+                 for s in starter]
+        self.starter_hashes = np.unique(np.concatenate(every)) if every else np.zeros(
+            0, np.uint64)  # sorted: membership by binary search
 
     def cell(self, source: str) -> Fingerprints:
+        """The cell's fingerprints that are not in the starter code."""
         cached = self._cache.get(source)
         if cached is None:
             tokens, lines = normalised_tokens(source)
             hashes = kgram_hashes(self.vocabulary.encode(tokens), self.k)
             pos = winnow(hashes, self.w)
+            pos = pos[~_sorted_contains(self.starter_hashes, hashes[pos])]
             line = np.asarray(lines, np.int64)
-            cached = Fingerprints(hashes[pos], line[pos] if len(pos) else pos,
-                                  line[pos + self.k - 1] if len(pos) else pos)
+            cached = Fingerprints(hashes[pos], line[pos], line[pos + self.k - 1])
             self._cache[source] = cached
         return cached
+
+
+def _sorted_contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Which of ``queries`` are in ``sorted_values`` (binary search)."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(queries), bool)
+    at = np.minimum(np.searchsorted(sorted_values, queries), len(sorted_values) - 1)
+    return sorted_values[at] == queries
 
 
 def starter_cells(lab_source: Path) -> list[str]:
@@ -246,22 +305,17 @@ class SimilarityReport:
 
 def fingerprint_documents(docs: list[Document], starter: list[str], k: int = K_TOKENS,
                           w: int = WINDOW) -> Fingerprinter:
-    """Fill each document's fingerprints, the starter's cells and k-grams removed."""
-    printer = Fingerprinter(k, w)
-    starter_text = set(starter)
-    starter_hashes = (np.unique(np.concatenate([printer.all_kgrams(s) for s in starter]))
-                      if starter else np.zeros(0, np.uint64))
+    """Fill each document's fingerprints; unchanged starter cells are skipped whole."""
+    printer = Fingerprinter(starter, k, w)
     for doc in docs:
         kept = []
         for i, cell in enumerate(doc.cells):
-            if cell in starter_text or not cell.strip():
-                continue  # unchanged starter cell
+            if cell in printer.starter or not cell.strip():
+                continue
             fp = printer.cell(cell)
-            own = ~np.isin(fp.hashes, starter_hashes)
-            if own.any():
-                doc.prints[i] = Fingerprints(fp.hashes[own], fp.first_line[own],
-                                             fp.last_line[own])
-                kept.append(fp.hashes[own])
+            if len(fp.hashes):
+                doc.prints[i] = fp
+                kept.append(fp.hashes)
         doc.kept = np.unique(np.concatenate(kept)) if kept else np.zeros(0, np.uint64)
     return printer
 
