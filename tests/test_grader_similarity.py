@@ -112,8 +112,8 @@ def test_reports_are_written_and_bad_files_are_listed(tmp_path):
     out = tmp_path / "out"
     assert main(["similarity", str(LAB01.parent), str(subs), "-o", str(out)]) == 0
     md = (out / "similarity.md").read_text()
-    assert "**1 pair(s) at 50% or more**" in md and "not compared: broken.ipynb" in md
-    assert "| 1 | ann | bob | 100% |" in md and "never a verdict" in md
+    assert "**1 pair(s) scoring 50% or more**" in md and "not compared: broken.ipynb" in md
+    assert "| 1 | ann | bob | 100% | 100% |" in md and "never a verdict" in md
     assert "<pre>" in (out / "similarity.html").read_text()
     data = json.loads((out / "similarity.json").read_text())
     assert data["pairs"][0]["flagged"] and data["params"]["submissions"] == 2

@@ -18,8 +18,11 @@ notebook) is removed, and so is a fingerprint found in more than ``max_docs`` su
 (common idioms). For two submissions ``a, b`` with fingerprint sets ``F_a, F_b``:
 
     similarity(a, b) = |F_a ∩ F_b| / min(|F_a|, |F_b|),
+    score(a, b)      = similarity(a, b) * min(1, |F_a ∩ F_b| / EVIDENCE),
 
-ranked from the top, with the matching regions side by side. The report flags for a person
+ranked by score, with the matching regions side by side: little code in common (fewer than
+``EVIDENCE`` fingerprints, about ten lines) is little evidence, however large a share of a
+small submission it is. The report flags for a person
 to look at; it never changes a grade.
 """
 
@@ -40,7 +43,8 @@ import numpy as np
 K_TOKENS = 12  # noise threshold: shorter common runs are ignored
 WINDOW = 8  # guarantee threshold w + k - 1 = 19 tokens
 MIN_SHARED = 8  # a pair shares at least this many fingerprints to be listed
-FLAG_AT = 0.5  # similarity from which a pair is flagged for review
+EVIDENCE = 20  # fingerprints in common from which a pair's score is its whole similarity
+FLAG_AT = 0.5  # score from which a pair is flagged for review
 _BASE = np.uint64(0x100000001B3)  # FNV prime: an odd multiplier for the polynomial hash
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _KEEP_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_")) | frozenset(
@@ -279,6 +283,7 @@ class Pair:
     a: str
     b: str
     similarity: float
+    score: float  # similarity, scaled down below EVIDENCE shared fingerprints
     shared: int
     a_share: float  # of a's fingerprints, the part found in b
     b_share: float
@@ -286,7 +291,7 @@ class Pair:
 
     @property
     def flagged(self) -> bool:
-        return self.similarity >= FLAG_AT
+        return self.score >= FLAG_AT
 
 
 @dataclass
@@ -347,15 +352,16 @@ def similarity_report(docs: list[Document], starter: list[str], *, k: int = K_TO
             sim = s / max(1, min(sizes[i], sizes[j]))
             matrix[i, j] = matrix[j, i] = sim
             if s >= min_shared:
-                candidates.append((sim, int(s), int(i), int(j)))
-    candidates.sort(key=lambda c: (-c[0], -c[1], docs[c[2]].student, docs[c[3]].student))
+                candidates.append((sim * min(1.0, s / EVIDENCE), sim, int(s), int(i), int(j)))
+    candidates.sort(key=lambda c: (-c[0], -c[2], docs[c[3]].student, docs[c[4]].student))
     pairs = []
-    for sim, s, i, j in candidates[:top]:
-        pairs.append(Pair(docs[i].student, docs[j].student, float(sim), s,
+    for score, sim, s, i, j in candidates[:top]:
+        pairs.append(Pair(docs[i].student, docs[j].student, float(sim), float(score), s,
                           s / max(1, sizes[i]), s / max(1, sizes[j]),
                           matching_regions(docs[i], docs[j], common)))
     params = {"k_tokens": k, "window": w, "guarantee_tokens": w + k - 1, "max_docs": max_docs,
-              "min_shared": min_shared, "flag_at": FLAG_AT, "submissions": n,
+              "min_shared": min_shared, "evidence": EVIDENCE, "flag_at": FLAG_AT,
+              "submissions": n,
               "starter_cells": len(starter)}
     return SimilarityReport([d.student for d in docs], matrix, pairs, docs, params,
                             problems or [])

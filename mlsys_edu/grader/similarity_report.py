@@ -27,9 +27,12 @@ def markdown(report: SimilarityReport, figure: str | None = "similarity.png") ->
              f"{p['k_tokens']} normalised tokens, window {p['window']}: every common run of "
              f"{p['guarantee_tokens']} tokens or more is found). The starter code is excluded, "
              f"and so is code found in more than {p['max_docs']} submissions. "
-             f"**{len(flagged)} pair(s) at {FLAG_AT:.0%} or more** are flagged for a person "
-             "to look at: similarity is evidence to read, never a verdict, and it changes no "
-             "grade. The matching regions are side by side in `similarity.html`.", ""]
+             f"Pairs are ranked by score: the share of the smaller submission's fingerprints "
+             f"found in the other, scaled down when they share fewer than {p['evidence']}. "
+             f"**{len(flagged)} pair(s) scoring {FLAG_AT:.0%} or more** are flagged for a "
+             "person to look at: similarity is evidence to read, never a verdict, and it "
+             "changes no grade. The matching regions are side by side in `similarity.html`.",
+             ""]
     for path, reason in report.problems:
         lines.append(f"- not compared: {Path(path).name}: {reason}")
     if report.problems:
@@ -42,12 +45,14 @@ def markdown(report: SimilarityReport, figure: str | None = "similarity.png") ->
     if not report.pairs:
         lines.append(f"No pair shares {p['min_shared']} fingerprints or more.")
         return "\n".join(lines) + "\n"
-    lines += ["| rank | a | b | similarity | shared fingerprints | of a | of b | regions "
-              "| flagged |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["| rank | a | b | score | similarity | shared fingerprints | of a | of b "
+              "| regions | flagged |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- "
+              "| --- |"]
     for rank, x in enumerate(report.pairs, start=1):
         regions = "; ".join(f"a cell {r.a_cell} l.{r.a_lines[0]}–{r.a_lines[1]} ~ b cell "
                             f"{r.b_cell} l.{r.b_lines[0]}–{r.b_lines[1]}" for r in x.regions[:3])
-        lines.append(f"| {rank} | {x.a} | {x.b} | {x.similarity:.0%} | {x.shared} | "
+        lines.append(f"| {rank} | {x.a} | {x.b} | {x.score:.0%} | {x.similarity:.0%} | "
+                     f"{x.shared} | "
                      f"{x.a_share:.0%} | {x.b_share:.0%} | {regions} | "
                      f"{'yes' if x.flagged else ''} |")
     return "\n".join(lines) + "\n"
@@ -60,10 +65,11 @@ def html_report(report: SimilarityReport, pairs_shown: int = 20) -> str:
             "pairs ranked by the share of the smaller submission's fingerprints found in the "
             "other. A flag asks a person to read the code; it is not a verdict and changes no "
             "grade.</p><table><tr><th>rank</th><th>a</th><th>b</th><th>similarity</th>"
-            "<th>shared</th><th>flagged</th></tr>"]
+            "<th>score</th><th>shared</th><th>flagged</th></tr>"]
     for rank, x in enumerate(report.pairs, start=1):
         body.append(f"<tr><td><a href='#pair{rank}'>{rank}</a></td><td>{html.escape(x.a)}</td>"
-                    f"<td>{html.escape(x.b)}</td><td>{x.similarity:.0%}</td><td>{x.shared}</td>"
+                    f"<td>{html.escape(x.b)}</td><td>{x.similarity:.0%}</td><td>{x.score:.0%}"
+                    f"</td><td>{x.shared}</td>"
                     f"<td>{'&#9873; yes' if x.flagged else ''}</td></tr>")
     body.append("</table>")
     for rank, x in enumerate(report.pairs[:pairs_shown], start=1):
@@ -133,7 +139,8 @@ def write_similarity(report: SimilarityReport, out_dir: Path) -> list[Path]:
     written[0].write_text(markdown(report, png.name if png else None), encoding="utf-8")
     written[1].write_text(html_report(report), encoding="utf-8")
     data = {"params": report.params, "problems": report.problems,
-            "pairs": [{"a": x.a, "b": x.b, "similarity": x.similarity, "shared": x.shared,
+            "pairs": [{"a": x.a, "b": x.b, "score": x.score, "similarity": x.similarity,
+                       "shared": x.shared,
                        "a_share": x.a_share, "b_share": x.b_share, "flagged": x.flagged,
                        "regions": [vars(r) for r in x.regions]} for x in report.pairs]}
     written[2].write_text(json.dumps(data, indent=1), encoding="utf-8")

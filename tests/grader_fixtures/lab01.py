@@ -97,9 +97,9 @@ return ((L >= 0) & (distinct[:, None] > 1)).mean(axis=0)''',
 data = {"Polarity": lf_polarity(L), "Coverage": lf_coverage(L),
         "Overlaps": lf_overlaps(L), "Conflicts": lf_conflicts(L)}
 if y is not None:
-    y = np.asarray(y).reshape(-1)
-    if len(y) != L.shape[0]:
-        raise ValueError(f"y has {len(y)} labels but L has {L.shape[0]} rows")
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != L.shape[0]:
+        raise ValueError(f"y has shape {y.shape} but L has {L.shape[0]} rows: one label each")
     voted = L >= 0
     right = (voted & (L == y[:, None])).sum(axis=0)
     wrong = (voted & (L != y[:, None])).sum(axis=0)
