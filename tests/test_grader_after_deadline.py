@@ -138,9 +138,9 @@ def test_after_the_deadline_end_to_end(graded, capsys):
     roster = graded["root"] / "canvas_export.csv"
     roster.write_text('Student,ID,SIS User ID,SIS Login ID,Section,"Lab 01 (4242)"\n'
                       "Points Possible,,,,,60\n"
-                      'Lovelace, Ada,101,S101,ada,Sec 1,\n'
-                      'Babbage, Ben,102,S102,ben,Sec 1,\n'
-                      'Nobody, Nell,103,S103,nell,Sec 2,\n')
+                      '"Lovelace, Ada",101,S101,ada,Sec 1,\n'
+                      '"Babbage, Ben",102,S102,ben,Sec 1,\n'
+                      '"Nobody, Nell",103,S103,nell,Sec 2,\n')
     assert main(["export-grades", str(out), "--canvas-assignment", "Lab 01 (4242)",
                  "--canvas-roster", str(roster)]) == 0
     with open(out / "canvas.csv", newline="") as f:

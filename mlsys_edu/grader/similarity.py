@@ -299,7 +299,7 @@ class SimilarityReport:
     """Every listed pair (ranked), the matrix for the heat map, and the parameters."""
 
     students: list[str]
-    matrix: np.ndarray  # similarity of every pair, students x students
+    matrix: np.ndarray  # the score of every pair, students x students
     pairs: list[Pair]
     documents: list[Document]
     params: dict[str, Any]
@@ -350,9 +350,10 @@ def similarity_report(docs: list[Document], starter: list[str], *, k: int = K_TO
     for i, j, s in zip(shared.row, shared.col, shared.data):
         if i < j:
             sim = s / max(1, min(sizes[i], sizes[j]))
-            matrix[i, j] = matrix[j, i] = sim
+            score = sim * min(1.0, s / EVIDENCE)
+            matrix[i, j] = matrix[j, i] = score
             if s >= min_shared:
-                candidates.append((sim * min(1.0, s / EVIDENCE), sim, int(s), int(i), int(j)))
+                candidates.append((score, sim, int(s), int(i), int(j)))
     candidates.sort(key=lambda c: (-c[0], -c[2], docs[c[3]].student, docs[c[4]].student))
     pairs = []
     for score, sim, s, i, j in candidates[:top]:

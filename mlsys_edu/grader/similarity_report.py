@@ -39,9 +39,9 @@ def markdown(report: SimilarityReport, figure: str | None = "similarity.png") ->
         lines.append("")
     if figure and report.pairs:
         top = report.pairs[0]
-        lines += [f"![Heat map of pairwise similarity among the submissions of the top pairs "
-                  f"(viridis, bright = alike); the most similar pair is {top.a} and {top.b} at "
-                  f"{top.similarity:.0%}]({figure})", ""]
+        lines += [f"![Heat map of the pairwise score among the submissions of the top pairs "
+                  f"(viridis, bright = alike); the top pair is {top.a} and {top.b} at "
+                  f"{top.score:.0%}]({figure})", ""]
     if not report.pairs:
         lines.append(f"No pair shares {p['min_shared']} fingerprints or more.")
         return "\n".join(lines) + "\n"
@@ -109,10 +109,12 @@ def heatmap(report: SimilarityReport, path: Path, max_students: int = 30) -> Pat
                 order.append(s)
     index = {s: i for i, s in enumerate(report.students)}
     idx = [index[s] for s in order]
-    sub = report.matrix[np.ix_(idx, idx)]
+    sub = report.matrix[np.ix_(idx, idx)].copy()
+    np.fill_diagonal(sub, np.nan)  # a submission against itself: blank
     size = 2.5 + 0.3 * len(order)
     fig, ax = plt.subplots(figsize=(size + 1.2, size))
-    image = ax.imshow(sub, cmap="viridis", vmin=0, vmax=1)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")
+    image = ax.imshow(sub, cmap=cmap, vmin=0, vmax=1)
     ax.set_xticks(range(len(order)), order, rotation=90, fontsize=7)
     ax.set_yticks(range(len(order)), order, fontsize=7)
     if len(order) <= 12:
@@ -121,7 +123,7 @@ def heatmap(report: SimilarityReport, path: Path, max_students: int = 30) -> Pat
                 if i != j:
                     ax.text(j, i, f"{sub[i, j]:.0%}", ha="center", va="center", fontsize=7,
                             color="black" if sub[i, j] > 0.6 else "white")
-    fig.colorbar(image, ax=ax, label="similarity (shared / smaller fingerprint set)")
+    fig.colorbar(image, ax=ax, label="score: share in common")
     ax.set_title(f"Similarity among the top pairs ({report.params['submissions']} submissions)",
                  fontsize=9)
     fig.tight_layout()
