@@ -22,6 +22,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -31,7 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlsys_edu.labkit.artifacts import read_frame, read_int_columns
+from mlsys_edu.labkit.artifacts import (canonical_bytes, code_fingerprint, file_sha256,
+                                        read_frame, read_int_columns, sha256_hex)
 
 
 @dataclass(frozen=True)
@@ -315,7 +317,8 @@ class StoreBase:
 class PipelineBase:
     """What a pipeline has besides running: its nodes, its store, its SQLite record, and
     reading back outputs and lineage. The lab's ``Pipeline`` adds ``reproduce`` (running)
-    and sets ``traced`` (its Traced class), ``store_class`` and ``check`` (validation)."""
+    and sets ``traced`` (its Traced class), ``store_class``, ``check`` (validation) and
+    ``key`` (cache keys)."""
 
     traced: type = TracedBase
     store_class: type = StoreBase
@@ -371,6 +374,35 @@ class PipelineBase:
             raise DataError(node.name, errors)
         return out
 
+    def _key(self, node: Source | Step, input_hashes: Sequence[str]) -> str:
+        """A node's cache key: a source's from its content (the file's bytes, or the frame's
+        canonical bytes), a step's from its code, its params and its inputs' hashes."""
+        if isinstance(node, Source):
+            digest = file_sha256(node.path) if node.path else sha256_hex(
+                canonical_bytes(node.frame))
+            return self.key("source", {}, [digest])
+        return self.key(code_fingerprint(node.func), node.params, list(input_hashes))
+
+    def key(self, fingerprint: str, params: dict, input_hashes: Sequence[str]) -> str:
+        raise NotImplementedError("the lab's Pipeline computes keys with its step_key()")
+
+    def _start_run(self) -> int:
+        with self._db() as db, db:
+            return db.execute("INSERT INTO runs (started, status) VALUES (?, 'running')",
+                              (time.time(),)).lastrowid
+
+    def _finish_run(self, run: int, ok: bool) -> None:
+        with self._db() as db, db:
+            db.execute("UPDATE runs SET status = ? WHERE run = ?", ("ok" if ok else "failed", run))
+
+    def _record(self, run: int, step: str, key: str | None, status: str, output: str | None,
+                seconds: float, error: str = "", anomalies: str = "[]") -> None:
+        """One ``steps`` row, in its own transaction (a ``ran`` row belongs with its artifact
+        and lineage rows in theirs)."""
+        with self._db() as db, db:
+            db.execute("INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (run, step, key, status, output, seconds, error, anomalies))
+
     def _cached(self, key: str) -> str | None:
         """The artifact a step with this key produced before, if it is still in the store."""
         with self._db() as db:
@@ -413,3 +445,45 @@ class PipelineBase:
                     columns = {i: read_int_columns(self.store.path(h)) for i, h in found}
                     edges[step] = {i: np.stack([c["out"], c["in"]]) for i, c in columns.items()}
         return Lineage(edges, n_rows)
+
+
+# ----------------------------------------------------------------------------- skew
+def skew_report(train: pd.DataFrame, serving: pd.DataFrame,
+                linf_distance: Callable[[Any, Any], float],
+                js_divergence: Callable[[Any, Any], float],
+                threshold: float = 0.1) -> pd.DataFrame:
+    """TFDV's comparison, one row per shared column: the L-infinity distance for ``string``
+    and ``bool`` features, the Jensen-Shannon divergence for numbers, and whether it passes
+    ``threshold`` (the distances are the lab's)."""
+    from mlsys_edu.labkit.artifacts import logical_type
+
+    rows = []
+    for column in [c for c in train.columns if c in serving.columns]:
+        categorical = logical_type(train[column]) in ("string", "bool")
+        distance = linf_distance if categorical else js_divergence
+        value = float(distance(train[column], serving[column]))
+        rows.append({"feature": column, "distance": "L-inf" if categorical else "JS",
+                     "value": value, "skewed": value > threshold})
+    return pd.DataFrame(rows, columns=["feature", "distance", "value", "skewed"])
+
+
+def quantile_histograms(reference: Any, other: Any, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Both samples' histograms (as fractions) on the reference's quantile bins, TFDV style.
+
+    Edges ``e`` = the distinct quantiles of the reference at ``linspace(0, 1, bins + 1)``;
+    bins: one below ``e[0]``, the inner ``[e_k, e_{k+1})`` (the last one closed), one above
+    ``e[-1]``. NaNs are dropped; an empty sample gives zeros.
+    """
+    ref, oth = (np.asarray(x, dtype=float) for x in (reference, other))
+    ref, oth = ref[~np.isnan(ref)], oth[~np.isnan(oth)]
+    if not len(ref):
+        raise ValueError("the reference sample has no value to bin")
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))
+    inner = max(len(edges) - 1, 1)
+
+    def histogram(x: np.ndarray) -> np.ndarray:
+        b = 1 + np.clip(np.searchsorted(edges, x, "right") - 1, 0, inner - 1)
+        b = np.where(x < edges[0], 0, np.where(x > edges[-1], inner + 1, b))
+        return np.bincount(b, minlength=inner + 2) / max(len(x), 1)
+
+    return histogram(ref), histogram(oth)

@@ -121,7 +121,7 @@ def dedupe(comments: Any) -> Any:
     return comments.filter(~comments.frame.duplicated(["author", "text"]).to_numpy())
 
 
-WORD_RE = re.compile(r"[a-z0-9']+")
+WORD_RE = re.compile(r"[A-Za-z0-9']+")  # ASCII classes: Python's re and Arrow's RE2 agree
 LINK_RE = re.compile(r"https?://|www\.|\.com\b", re.IGNORECASE)
 
 
@@ -133,7 +133,7 @@ def features(comments: Any) -> Any:
         day=frame["date"].dt.floor("D"),
         hour=frame["date"].dt.hour.astype("float64"),
         n_chars=text.str.len().astype(np.int64),
-        n_words=text.str.lower().str.count(WORD_RE.pattern).astype(np.int64),
+        n_words=text.str.count(WORD_RE.pattern).astype(np.int64),
         has_link=text.str.contains(LINK_RE.pattern, case=False, regex=True).astype(bool)))
 
 
@@ -198,10 +198,36 @@ def spam_pipeline(exports: dict[str, Path], source_schema: Any = None) -> list[S
     ]
 
 
+URL_RE = re.compile(r"https?://\S+|www\.\S+")
+
+
 def serving_features(texts: pd.Series) -> pd.DataFrame:
-    """The request handler's features for the same comments (a second code path)."""
-    text = texts.astype(str)
+    """The request handler's features for raw comments: a second code path. Its privacy filter
+    scrubs URLs from a comment before anything else reads it."""
+    text = texts.astype(str).str.replace(URL_RE.pattern, " ", regex=True)
     return pd.DataFrame({
         "n_chars": text.map(lambda t: len(t.encode("utf-8"))).astype(np.int64),
         "n_words": text.str.split().str.len().astype(np.int64),
         "has_link": text.str.contains("http", regex=False).astype(bool)})
+
+
+def plot_dates_and_positions(features: pd.DataFrame, source_rows: dict[str, np.ndarray],
+                             n_rows: dict[str, int]) -> None:
+    """Two panels for the hunt: each export's comment dates against their row, and where in
+    ingest's output (the exports one after the other) the ``source_rows`` lie."""
+    import matplotlib.pyplot as plt
+
+    offsets = dict(zip(EXPORTS, np.cumsum([0] + [n_rows[s] for s in EXPORTS])))
+    positions = np.concatenate([offsets[s] + r for s, r in source_rows.items()])
+    total = sum(n_rows[s] for s in EXPORTS)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+    for k, (video, part) in enumerate(features.groupby("video")):
+        axes[0].plot(part.index, part["date"], linestyle="none", marker="os^vD"[k % 5], ms=3,
+                     color=f"C{k}", label=f"export {video:02d}")
+    axes[0].set(xlabel="row of features", ylabel="comment date", title="dates by export")
+    axes[0].legend(fontsize=7)
+    axes[1].hist(positions, bins=np.arange(0, total + 50, 50), color="C1", hatch="//")
+    axes[1].set(xlabel="row of ingest's output", ylabel="rows", title="rows with markup left")
+    plt.tight_layout()
+    plt.show()
