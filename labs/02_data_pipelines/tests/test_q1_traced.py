@@ -57,9 +57,13 @@ def _random_frame(rng, n):
                          "x": np.round(rng.normal(size=n), 3)})
 
 
+def _plain(frame):
+    """Missing values as None, whatever carried them (NaN, None, pd.NA)."""
+    return frame.reset_index(drop=True).astype(object).where(frame.notna().to_numpy(), None)
+
+
 def _same(ours, theirs):
-    pd.testing.assert_frame_equal(ours.frame.reset_index(drop=True), theirs.frame,
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(_plain(ours.frame), _plain(theirs.frame), check_dtype=False)
     assert sorted(ours.lineage) == sorted(theirs.lineage)
     for name in theirs.lineage:
         np.testing.assert_array_equal(np.asarray(ours.lineage[name]), theirs.lineage[name],
