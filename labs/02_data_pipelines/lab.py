@@ -502,12 +502,13 @@ anomaly_table(anomalies)[["column", "kind", "severity", "rows"]].assign(
     exports=[{s[7:9]: len(r) for s, r in o.items()} for o in origins])
 
 # %%
-# alt: Share of each export's rows reaching each step; export 04 falls to about half at the with_volume join, the others stay above 90%
+# alt: Share of each export's rows contributing to each step, directly or through the daily volume; export 04 falls to 45% at daily_volume and stays there, the others stay above 60%
 reach = {a: trace_back(lin, a, np.arange(lin.n_rows[a])) for a in lin.edges}
 share = pd.DataFrame({a: {s[7:9]: len(r) / lin.n_rows[s] for s, r in o.items()}
                       for a, o in reach.items()}).sort_index()
-share.T.plot(style=["o-", "s--", "^-.", "v:", "D-"], figsize=(9, 3.2), rot=20, ylim=(0, 1.05),
-             ylabel="share of the export's rows", title="rows of each export reaching each step")
+share.T.plot(style=["o-", "s--", "^-.", "v:", "D-"], figsize=(9, 3.2), rot=25, ylim=(0, 1.05),
+             xticks=range(len(share.T)), ylabel="share of the export's rows",
+             title="rows of each export contributing (directly or via an aggregate) to each step")
 plt.show()
 lost = read_csv_source(Path(pipe.nodes[3].path).read_bytes()).iloc[np.setdiff1d(
     reach["features"][sp.EXPORTS[3]], reach["with_volume"][sp.EXPORTS[3]])]
@@ -563,8 +564,8 @@ def fix_pipeline(nodes: Sequence[Source | Step]) -> list[Source | Step]:
 check("q9")
 
 # %%
-# alt: Label-model error rate per slice of the validation rows, with 95% Wilson intervals
-# alt: Skew distance per feature between training and serving, against the 0.1 threshold
+# alt: Label-model error rate per slice of the validation rows with 95% Wilson intervals; non-ASCII comments err most (9%), against 7% overall
+# alt: Training/serving skew per feature; has_link's L-inf distance (0.15) passes the 0.1 threshold, n_chars and n_words stay under 0.02
 fixed = Pipeline(fix_pipeline(pipe.nodes), pipe.root)
 print(fixed.reproduce()[["step", "status", "rows"]].T.to_string(header=False))
 print("errors left:", [(a.column, a.kind, len(a.rows)) for a in
