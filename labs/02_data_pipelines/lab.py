@@ -452,7 +452,7 @@ def slice_report(frame: pd.DataFrame, slices: dict[str, Callable | np.ndarray],
 
 def attribute_errors(votes: pd.DataFrame, gold: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
     """Each label error blamed on the LFs that voted wrong on it, shared equally."""
-    # BEGIN SOLUTION 2.9
+    # BEGIN SOLUTION 2.8
     L, gold = votes.to_numpy(dtype=np.int64), np.asarray(gold)
     error, voted = np.asarray(predicted) != gold, L != -1
     wrong = voted & (L != gold[:, None])

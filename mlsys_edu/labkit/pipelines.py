@@ -421,6 +421,16 @@ class PipelineBase:
             return db.execute("SELECT step, key, output, status, error FROM steps WHERE run = "
                               "(SELECT MAX(run) FROM runs) ORDER BY rowid").fetchall()
 
+    def record(self) -> pd.DataFrame:
+        """The latest run's rows of the ``steps`` table, and the run's status."""
+        with self._db() as db:
+            rows = db.execute("SELECT s.step, s.key, s.status, s.output, s.seconds, s.error, "
+                              "s.anomalies, r.status FROM steps s JOIN runs r ON s.run = r.run "
+                              "WHERE s.run = (SELECT MAX(run) FROM runs) ORDER BY s.rowid")
+            return pd.DataFrame(rows.fetchall(), columns=["step", "key", "status", "output",
+                                                          "seconds", "error", "anomalies",
+                                                          "run_status"])
+
     def output(self, name: str) -> pd.DataFrame:
         """The artifact of node ``name`` in the latest run."""
         for step, _, output, status, error in self._latest():

@@ -1,5 +1,7 @@
 """Question q3: the pipeline: content-addressed cache, SQLite record, failures."""
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -43,8 +45,17 @@ def test_second_run_is_cached(sub):
     assert list(first.columns[:3]) == ["step", "status", "rows"]
     assert set(first["status"]) == {"ran"}, first
     assert list(first["rows"]) == [7, 6, 5, 5, 4, 4], "the undated comment has no volume"
-    again = sub.Pipeline(_nodes(sub, _comments()), root).reproduce()
+    pipe = sub.Pipeline(_nodes(sub, _comments()), root)
+    start = time.perf_counter()
+    again = pipe.reproduce()
+    elapsed = time.perf_counter() - start
     assert set(again["status"]) == {"cached"}, "nothing changed: nothing runs again"
+    assert ((again["seconds"] >= 0) & (again["seconds"] <= elapsed)).all(), "seconds per node"
+    record = pipe.record()  # the steps table of the latest run
+    assert list(record["step"]) == list(again["step"]), "one steps row per node, in order"
+    assert set(record["status"]) == {"cached"} and set(record["run_status"]) == {"ok"}
+    assert list(record["output"]) == list(sub.Pipeline(_nodes(sub, _comments()), root)
+                                          .record()["output"])
 
 
 @question("q3", points=2)
@@ -71,6 +82,10 @@ def test_a_failed_step_stores_nothing(sub):
     assert list(report["status"]) == ["ran", "failed", "skipped"]
     assert report["error"].iloc[1].startswith("KeyError"), "error: '<Type>: <message>'"
     assert len(pipe.store.listing()) == 1, "only the source's artifact is stored"
+    record = pipe.record()
+    assert list(record["status"]) == ["ran", "failed", "skipped"], "every node has its row"
+    assert set(record["run_status"]) == {"failed"}, "a run with a failed step failed"
+    assert pd.isna(record["output"].iloc[1]) and 0 <= record["seconds"].iloc[0] < 600
     try:
         pipe.output("volume")
     except LookupError:
@@ -127,3 +142,25 @@ def test_record_and_files(sub, rng):
     assert list(sub.Pipeline(nodes, f"{folder}/pipe").reproduce()["status"]) == ["ran", "ran"]
     stray = [f for f in pipe.store.listing() if "tmp" in f.rsplit("/", 1)[-1]]
     assert not stray, f"temporary files left behind: {stray}"
+
+
+@question("q3", points=2, hidden=True)
+def test_a_broken_source_is_recorded_with_its_anomalies(sub, rng):
+    folder = sub.tempfile.mkdtemp()
+    good = _comments(rng, 5)[["comment_id", "author", "text"]].to_csv(index=False)
+    sub.Path(f"{folder}/good.csv").write_bytes(good.encode())
+    sub.Path(f"{folder}/latin1.csv").write_bytes((good + "c9,ann,café\n").encode("latin-1"))
+    nodes = [sub.Source("good", path=f"{folder}/good.csv"),
+             sub.Source("latin1", path=f"{folder}/latin1.csv"),
+             sub.Step("clean", sub.sp.clean, ["latin1"])]
+    pipe = sub.Pipeline(nodes, f"{folder}/pipe")
+    start = time.perf_counter()
+    report = pipe.reproduce()
+    elapsed = time.perf_counter() - start
+    assert list(report["status"]) == ["ran", "failed", "skipped"]
+    assert report["error"].iloc[1].startswith("DataError") and "UTF-8" in report["error"].iloc[1]
+    record = pipe.record()
+    assert '"encoding"' in record["anomalies"].iloc[1], "a DataError's anomalies are recorded"
+    assert record["anomalies"].iloc[0] == "[]"
+    assert ((record["seconds"] >= 0) & (record["seconds"] <= elapsed)).all()
+    assert len(record) == 3 and set(record["run_status"]) == {"failed"}

@@ -19,6 +19,8 @@ def _reference():
         "when": pd.to_datetime(["2014-01-02", "2015-06-05 10:30", None, "2013-07-12"],
                                format="ISO8601"),
         "spam": [True, False, False, True],
+        "one": ["x", "x", "x", "x"],
+        "none": pd.Series([None] * 4, dtype=object),
     })
 
 
@@ -36,7 +38,10 @@ def test_infers_types_ranges_domains_and_uniqueness(sub):
         ("when", "range", ["2013-07-12T00:00:00", "2015-06-05T10:30:00"], "warning"),
         ("spam", "type", "bool", "error"), ("spam", "max_null_fraction", 0.0, "warning"),
         ("spam", "domain", [False, True], "warning"),
-    ]
+        ("one", "type", "string", "error"), ("one", "max_null_fraction", 0.0, "warning"),
+        ("one", "length", [1, 1], "warning"), ("one", "domain", ["x"], "warning"),
+        ("none", "type", "string", "error"), ("none", "max_null_fraction", 1.0, "warning"),
+    ], "a single value is a domain; a column with no value has none"
 
 
 @question("q5", points=1)

@@ -11,7 +11,7 @@ MARKUP = r"&#?\w+;|<[a-zA-Z/]|\ufeff"
 
 
 def _comments(n, rng=None):
-    texts = ["a&#39;b<br />", "\ufeffnice", "plain", "<b>bold</b>  x", "", "x &amp; y"]
+    texts = ["a&#39;b<br />", "\ufeffnice", "plain", "<b>bold</b>  x", "", "x &amp; y", "k"]
     pick = (np.arange(n) % len(texts)) if rng is None else rng.integers(0, len(texts), n)
     return pd.DataFrame({"comment_id": [f"c{i}" for i in range(n)],
                          "author": [f" user&amp;{i % 3} " for i in range(n)],
@@ -23,7 +23,7 @@ def test_clean_fixed_cleans_every_row(sub):
     t = sub.Traced.source(_comments(13), "src")
     out = sub.clean_fixed(t, chunk_rows=5)
     assert not any(re.search(MARKUP, s) for s in out.frame["text"]), "markup left"
-    assert len(out) == 11, "the two empty comments are dropped"
+    assert len(out) == 11, "the two empty comments are dropped, one-letter ones kept"
     assert out.frame["author"].iloc[0] == "user&0"
 
 
