@@ -31,6 +31,7 @@ STAGE = '''"""Run one node of lab 02's spam pipeline on Arrow files (a DVC stage
 import json, sys
 from pathlib import Path
 from mlsys_edu.lab.source import load_solution_module
+from mlsys_edu.labkit.artifacts import canonical_bytes, read_frame
 
 lab = load_solution_module({lab!r})
 exports = json.loads(Path("exports.json").read_text())
@@ -38,10 +39,10 @@ node = {{n.name: n for n in lab.sp.spam_pipeline(exports)}}[sys.argv[1]]
 if isinstance(node, lab.Source):
     out = lab.read_csv_source(Path(node.path).read_bytes(), node.name)
 else:
-    inputs = [lab.Traced.source(lab.read_frame(f"data/{{i}}.arrow"), i) for i in node.inputs]
+    inputs = [lab.Traced.source(read_frame(f"data/{{i}}.arrow"), i) for i in node.inputs]
     out = node.func(*inputs, **node.params).frame
 Path("data").mkdir(exist_ok=True)
-Path(f"data/{{node.name}}.arrow").write_bytes(lab.canonical_bytes(out))
+Path(f"data/{{node.name}}.arrow").write_bytes(canonical_bytes(out))
 '''
 
 
