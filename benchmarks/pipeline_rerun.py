@@ -118,6 +118,7 @@ def _dvc(case: dict[str, Any]) -> dict[str, float]:
             subprocess.run(cmd, cwd=where, check=True, capture_output=True)
     from dvc.repo import Repo
 
+    os.chdir(where)  # reproduce() with no target reads ./dvc.yaml
     start = time.perf_counter()
     with Repo(str(where)) as repo:
         stages = repo.reproduce()
