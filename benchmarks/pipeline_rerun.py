@@ -54,11 +54,13 @@ def cases(quick: bool) -> list[dict[str, Any]]:
 def _write_exports(folder: Path, copies: int) -> dict[str, str]:
     import pandas as pd
 
+    from mlsys_edu.data.youtube_spam import raw_youtube_spam
     from mlsys_edu.labkit import spam_pipeline as sp
 
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, data in sp.raw_exports().items():
+    paths, raw = {}, raw_youtube_spam()
+    for name in sp.EXPORTS:
+        data = raw[f"{name}.csv"]
         path = folder / f"{name}.csv"
         if copies > 1:
             one = pd.read_csv(pd.io.common.BytesIO(data), dtype=str, keep_default_na=False,

@@ -197,9 +197,9 @@ def test_anomalies_of_a_failed_source_are_recorded(lab, tmp_path) -> None:
 @pytest.fixture(scope="module")
 def hunt(lab, tmp_path_factory, offline_data):
     folder = tmp_path_factory.mktemp("hunt")
-    last = lab.Pipeline(lab.sp.spam_pipeline(lab.sp.write_exports(folder / "a", False)),
+    last = lab.Pipeline(lab.sp.spam_pipeline(lab.sp.write_exports(folder / "a", lab.raw_youtube_spam(), False)),
                         folder / "pa")
-    this = lab.Pipeline(lab.sp.spam_pipeline(lab.sp.write_exports(folder / "b")), folder / "pb")
+    this = lab.Pipeline(lab.sp.spam_pipeline(lab.sp.write_exports(folder / "b", lab.raw_youtube_spam())), folder / "pb")
     last.reproduce(), this.reproduce()
     return last, this
 

@@ -8,8 +8,8 @@
 # skips what has not changed and records runs, artifacts and lineage in SQLite (as DVC does
 # for files), **row-level lineage** (which DVC, OpenLineage and TFX lack), **data validation**
 # with an inferred, editable schema and training/serving skew (TFDV, Breck et al., SysML
-# 2019; Deequ, Schelter et al., VLDB 2018), slices and error attribution; then you **hunt
-# three bugs** planted in the spam team's pipeline. `mlsys_edu.labkit` holds given plumbing.
+# 2019; Deequ, Schelter et al., VLDB 2018), slices and error attribution; then **hunt three
+# bugs** planted in the spam team's pipeline (`mlsys_edu.labkit` holds the given plumbing).
 
 # %% tags=["export"]
 import json
@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from mlsys_edu.data.youtube_spam import raw_youtube_spam
 from mlsys_edu.labkit import spam_pipeline as sp
 from mlsys_edu.labkit.artifacts import canonical_bytes, logical_type, sha256_hex
 from mlsys_edu.labkit.pipelines import (Anomaly, Constraint, DataError, Lineage, PipelineBase,
@@ -481,9 +482,10 @@ check("q8")
 # each step, what lost rows have in common, and the product's questions.
 
 # %%
-last_week = Pipeline(sp.spam_pipeline(sp.write_exports("exports/last_week", this_week=False)))
+raw = raw_youtube_spam()  # the five CSV files as published
+last_week = Pipeline(sp.spam_pipeline(sp.write_exports("exports/last_week", raw, False)))
 last_week.reproduce()
-pipe = Pipeline(sp.spam_pipeline(sp.write_exports("exports/this_week")))
+pipe = Pipeline(sp.spam_pipeline(sp.write_exports("exports/this_week", raw)))
 print(pipe.reproduce()[["step", "status", "rows"]].T.to_string(header=False))
 start, statuses = time.perf_counter(), set(pipe.reproduce()["status"])
 print(f"unchanged re-run: {1e3 * (time.perf_counter() - start):.1f} ms, statuses {statuses}")
@@ -593,7 +595,5 @@ attribute_errors(pd.DataFrame(L_valid, columns=sp.VOTE_COLUMNS), valid["label"].
 
 # %% [markdown]
 # ## Going further
-#
 # - Give the sources a schema (`sp.spam_pipeline(paths, source_schema=...)`) and feed it an
 #   export with a missing column, a `CLASS` of `spam`, Latin-1 bytes: what does a run report?
-# - A model aggregates every training row: what is its row-level lineage worth?

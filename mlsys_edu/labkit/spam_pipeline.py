@@ -31,22 +31,16 @@ VOTE_COLUMNS = tuple(f"lf_{lf.name}" for lf in SPAM_PATTERN_LFS)
 NEW_EXPORTER = "Youtube05-Shakira"  # this week's export came from the new API client
 
 
-def raw_exports() -> dict[str, bytes]:
-    """The five UCI CSV files' bytes, from ``MLSYS_EDU_DATA`` or the download cache."""
-    from mlsys_edu.data.youtube_spam import URL, _raw_files
-
-    files, _ = _raw_files(URL, None)
-    return {name: files[f"{name}.csv"] for name in EXPORTS}
-
-
 def _epoch_seconds(dates: pd.Series) -> pd.Series:
     parsed = pd.to_datetime(dates.where(dates != ""), format="ISO8601")
     seconds = (parsed - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
     return seconds.map(lambda s: "" if pd.isna(s) else str(int(s)))
 
 
-def write_exports(folder: str | Path, this_week: bool = True) -> dict[str, Path]:
-    """Write the exports into ``folder``; return name -> path.
+def write_exports(folder: str | Path, raw: dict[str, bytes], this_week: bool = True
+                  ) -> dict[str, Path]:
+    """Write the exports into ``folder`` from ``raw`` (file name -> the published CSV bytes,
+    ``mlsys_edu.data.youtube_spam.raw_youtube_spam()``); return name -> path.
 
     ``this_week=False`` writes last week's files (as published). ``this_week=True`` writes
     this week's, where one export comes from a new client that writes DATE as Unix time.
@@ -54,7 +48,8 @@ def write_exports(folder: str | Path, this_week: bool = True) -> dict[str, Path]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, data in raw_exports().items():
+    for name in EXPORTS:
+        data = raw[f"{name}.csv"]
         if this_week and name == NEW_EXPORTER:
             frame = pd.read_csv(pd.io.common.BytesIO(data), dtype=str, keep_default_na=False,
                                 encoding="utf-8-sig")

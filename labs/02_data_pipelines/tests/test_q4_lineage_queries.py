@@ -95,7 +95,7 @@ def test_trace_forward_matches_brute_force(sub, rng):
 def test_lineage_finds_the_rows_the_join_drops(sub, ref):
     """On the planted pipeline: the export-04 rows lost at with_volume are its undated ones."""
     folder = ref.tempfile.mkdtemp()
-    pipe = ref.Pipeline(ref.sp.spam_pipeline(ref.sp.write_exports(folder)), f"{folder}/p")
+    pipe = ref.Pipeline(ref.sp.spam_pipeline(ref.sp.write_exports(folder, ref.raw_youtube_spam())), f"{folder}/p")
     pipe.reproduce()
     truth = pipe.lineage()
     lin = _lineage(sub, truth.edges, truth.n_rows)

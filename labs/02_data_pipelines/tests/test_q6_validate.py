@@ -81,9 +81,9 @@ def test_matches_reference_on_random_batches(sub, ref, rng):
 
 def _weeks(ref):
     folder = ref.tempfile.mkdtemp()
-    last = ref.Pipeline(ref.sp.spam_pipeline(ref.sp.write_exports(f"{folder}/a", False)),
+    last = ref.Pipeline(ref.sp.spam_pipeline(ref.sp.write_exports(f"{folder}/a", ref.raw_youtube_spam(), False)),
                         f"{folder}/pa")
-    this = ref.Pipeline(ref.sp.spam_pipeline(ref.sp.write_exports(f"{folder}/b")), f"{folder}/pb")
+    this = ref.Pipeline(ref.sp.spam_pipeline(ref.sp.write_exports(f"{folder}/b", ref.raw_youtube_spam())), f"{folder}/pb")
     last.reproduce(), this.reproduce()
     return last.output("features"), this.output("features")
 

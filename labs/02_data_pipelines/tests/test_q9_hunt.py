@@ -51,7 +51,7 @@ def test_clean_fixed_matches_reference(sub, ref, rng):
 @question("q9", points=4, hidden=True)
 def test_fixed_pipeline_has_none_of_the_bugs(sub):
     folder = sub.tempfile.mkdtemp()
-    pipe = sub.Pipeline(sub.fix_pipeline(sub.sp.spam_pipeline(sub.sp.write_exports(folder))),
+    pipe = sub.Pipeline(sub.fix_pipeline(sub.sp.spam_pipeline(sub.sp.write_exports(folder, sub.raw_youtube_spam()))),
                         f"{folder}/pipe")
     report = pipe.reproduce()
     assert set(report["status"]) == {"ran"}, report
