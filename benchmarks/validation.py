@@ -2,7 +2,8 @@
 
 Input: a 1M x 20 frame (6 float, 5 int, 4 categorical string, 3 free-text string, 1 bool,
 1 datetime column) with 0.1% of its rows broken on purpose (a value out of range, outside its
-domain, too long, missing, repeated), written once as Parquet. The constraints, written once
+domain, too long, missing, repeated) and about 5% of its dates past the allowed range,
+written once as Parquet. The constraints, written once
 below as data (``CONSTRAINTS``), become the lab's ``Constraint`` list, a pandera
 ``DataFrameSchema`` and (``validation_gx.py``) a Great Expectations suite: per column its type
 and missing values, plus ranges (numbers, dates), domains (categories), string lengths and
