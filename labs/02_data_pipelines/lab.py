@@ -491,8 +491,7 @@ start, statuses = time.perf_counter(), set(pipe.reproduce()["status"])
 print(f"unchanged re-run: {1e3 * (time.perf_counter() - start):.1f} ms, statuses {statuses}")
 
 # %%
-# alt: Comment date against row, per export; all of export 05's dates sit in January 1970, the others' in 2013-2015
-# alt: Rows still holding HTML markup after cleaning, by position in ingest's output; all but one sit at position 1500 or later
+# alt: Left, comment date against row per export: all of export 05's dates sit in January 1970, the others' in 2013-2015. Right, rows still holding HTML markup after cleaning by position in ingest's output: all but one sit at position 1500 or later
 schema = infer_schema(last_week.output("features"))
 schema.append(Constraint("text", "not_regex", r"&#?\w+;|<[a-zA-Z/]|\ufeff", "error"))
 features, lin = pipe.output("features"), pipe.lineage()
@@ -566,8 +565,7 @@ def fix_pipeline(nodes: Sequence[Source | Step]) -> list[Source | Step]:
 check("q9")
 
 # %%
-# alt: Label-model error rate per slice of the validation rows with 95% Wilson intervals; non-ASCII comments err most (9%), against 7% overall
-# alt: Training/serving skew per feature; has_link's L-inf distance (0.15) passes the 0.1 threshold, n_chars and n_words stay under 0.02
+# alt: Left, label-model error rate per slice of the validation rows with 95% Wilson intervals: non-ASCII comments err most (9%), against 7% overall. Right, training/serving skew per feature: has_link's L-inf distance (0.15) passes the 0.1 threshold, n_chars and n_words stay under 0.02
 fixed = Pipeline(fix_pipeline(pipe.nodes), pipe.root)
 print(fixed.reproduce()[["step", "status", "rows"]].T.to_string(header=False))
 print("errors left:", [(a.column, a.kind, len(a.rows)) for a in
