@@ -25,6 +25,9 @@ ANCHOR_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "otter": ("otter-grader==7.0.0", "ipykernel"),
     "litserve": ("litserve==0.2.19",),
     "copydetect": ("copydetect==0.5.0",),
+    "pandera": ("pandera[pandas]==0.35.0", "pyarrow==26.0.1"),
+    "great_expectations": ("great_expectations==1.24.1", "pyarrow==26.0.1"),
+    "dvc": ("dvc==3.67.1",),
 }
 
 STAMP_NAME = "bench-stamp.json"
