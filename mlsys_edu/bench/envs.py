@@ -23,7 +23,7 @@ ANCHOR_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "mlflow": ("mlflow==3.17.2",),
     "evidently": ("evidently==0.7.23", "pandas<3"),
     "otter": ("otter-grader==7.0.0", "ipykernel"),
-    "litserve": ("litserve==0.2.19",),
+    "litserve": ("litserve==0.2.19", "torch==2.13.0"),
 }
 
 STAMP_NAME = "bench-stamp.json"
