@@ -66,7 +66,7 @@ runners = {"spam": ModelRunner(spam.model, spam.n_features),
 print(f"spam filter test accuracy {spam.test_accuracy:.1%}; heavy model "
       f"{weight_bytes(heavy) / 2**20:.0f} MB on {runners['heavy'].device}")
 batch_sizes = [1, 8, 64]
-offline = {name: [offline_throughput(r, r.n_features, b, min_seconds=0.1, min_calls=2)
+offline = {name: [offline_throughput(r, r.n_features, b, min_seconds=0.05, min_calls=2)
                   for b in batch_sizes] for name, r in runners.items()}
 # alt: Offline throughput (samples per second, log scale) against batch size for the spam MLP and the heavy MLP; both grow several-fold from batch 1 to 64
 fig, ax = plt.subplots(figsize=(5, 3.2))
@@ -587,7 +587,7 @@ heavy_body = {"inputs": [{"name": "features", "shape": [1, 1024], "datatype": "F
                           "data": heavy_row}]}
 
 
-def load_curve(max_batch_size: int, rates: list[float], seconds: float = 1.0) -> list[dict]:
+def load_curve(max_batch_size: int, rates: list[float], seconds: float = 0.7) -> list[dict]:
     """Open-loop points against a fresh heavy-model server with this batch limit."""
     batcher = DynamicBatcher(runners["heavy"], max_batch_size, max_batch_delay_s=0.010,
                              max_queue_size=128)

@@ -275,7 +275,8 @@ class HttpSender:
     Requests go over a pool of at most ``connections`` keep-alive connections, opened on first
     use; when all are busy a request waits for one (that wait is part of its latency, as it
     would be for a real client). Bodies are read by ``Content-Length``, the only framing the
-    servers here use. ``last_body`` keeps the most recent response body, for debugging.
+    servers here use. ``last_body`` and ``last_headers`` (lower-case names) keep the most recent
+    response's, for tests and debugging.
     """
 
     def __init__(self, url: str, path: str, body: bytes | str | dict | None = None,
@@ -290,7 +291,7 @@ class HttpSender:
                 f"Content-Type: application/json\r\nContent-Length: {len(self.body)}\r\n\r\n")
         self.request = head.encode() + self.body
         self.connections, self.timeout_s = connections, timeout_s
-        self.last_body = b""
+        self.last_body, self.last_headers = b"", {}
         self._pool: asyncio.Queue | None = None  # a connection, or None: "open one"
 
     async def __call__(self) -> int:
@@ -302,8 +303,9 @@ class HttpSender:
         try:
             if conn is None:
                 conn = await asyncio.open_connection(self.host, self.port)
-            status, body, keep = await asyncio.wait_for(self._exchange(*conn), self.timeout_s)
-            self.last_body = body
+            status, headers, body = await asyncio.wait_for(self._exchange(*conn), self.timeout_s)
+            self.last_body, self.last_headers = body, headers
+            keep = headers.get("connection", "").lower() != "close"
         except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError):
             keep, status = False, 0
         if not keep and conn is not None:
@@ -312,19 +314,19 @@ class HttpSender:
         return status
 
     async def _exchange(self, reader: asyncio.StreamReader,
-                        writer: asyncio.StreamWriter) -> tuple[int, bytes, bool]:
+                        writer: asyncio.StreamWriter) -> tuple[int, dict[str, str], bytes]:
         writer.write(self.request)
         return await self._response(reader)
 
     @staticmethod
-    async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    async def _response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
         headers = {k.strip().lower(): v.strip() for k, _, v in
                    (line.partition(":") for line in lines[1:] if line)}
         body = await reader.readexactly(int(headers.get("content-length", 0)))
-        return status, body, headers.get("connection", "").lower() != "close"
+        return status, headers, body
 
     async def aclose(self) -> None:
         """Close the idle connections (call it when the load is over)."""
