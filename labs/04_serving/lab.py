@@ -1,21 +1,18 @@
 # %% [markdown]
 # # Lab 04: Serving
 #
-# The spam filter meets traffic. Comments arrive one at a time, from many users at once, and
-# each wants an answer within a few tens of milliseconds. Running the model once per request
-# wastes the hardware: one sample's forward pass reads every weight from memory to do two
-# floating-point operations with it, so a batch of 32 costs little more than a batch of 1.
-# A **dynamic batcher** holds each request for a bounded time so that requests arriving close
-# together share one forward pass: it trades a little latency for a lot of throughput.
-#
-# You will build the batcher (Exercise 4.1) and an adaptive batch-size policy (4.2), validate
-# requests of the **Open Inference Protocol v2** that KServe and NVIDIA Triton speak (4.3), and
-# write a load generator that does not lie (4.4). The server around them (FastAPI + uvicorn),
-# the Prometheus metrics, the models and the model runner are given: they come from
-# `mlsys_edu.labkit`. The anchors: Triton's dynamic batcher (`max_batch_size`,
-# `max_queue_delay_microseconds`), TorchServe (`batch_size`, `max_batch_delay`), Ray Serve's
-# `@serve.batch`, LitServe's batching, and Clipper's adaptive batching (Crankshaw et al.,
-# NSDI 2017).
+# The spam filter meets traffic: comments arrive one at a time, from many users at once, each
+# wanting an answer within tens of milliseconds. One sample's forward pass reads every weight
+# from memory to do two floating-point operations with it, so a batch of 32 costs little more
+# than a batch of 1. A **dynamic batcher** holds each request for a bounded time so that
+# requests arriving close together share one forward pass: a little latency for a lot of
+# throughput. You will build the batcher (Exercise 4.1) and an adaptive batch-size policy
+# (4.2), validate **Open Inference Protocol v2** requests, as KServe and NVIDIA Triton speak it
+# (4.3), and write a load generator that does not lie (4.4). The server (FastAPI + uvicorn),
+# its Prometheus metrics, the models and the model runner are given (`mlsys_edu.labkit`).
+# Anchors: Triton's dynamic batcher (`max_queue_delay_microseconds`), TorchServe
+# (`max_batch_delay`), Ray Serve's `@serve.batch`, LitServe, and Clipper's adaptive batching
+# (Crankshaw et al., NSDI 2017).
 
 # %% tags=["export"]
 import asyncio
@@ -39,14 +36,12 @@ from mlsys_edu.labkit.simulate import LoadResult, RecordingModel, SimulatedServi
 # %% [markdown]
 # ## Two models, and why batching pays
 #
-# `spam_filter_model()` trains the product's model in about a second: comments hashed into 256
-# character-trigram features, then a small MLP (256→1024→1024→2) trained on weak labels.
-# `heavy_mlp()` stands in for a big model: four hidden layers of width 2048 here (a few
-# hundred MB at the default width 4096, which the benchmark uses). `ModelRunner` runs a model on
-# numpy batches under `torch.inference_mode`, on CUDA when there is one (pinned buffers,
-# non-blocking copies, optional half precision and CUDA graphs), on the CPU otherwise, here
-# with one intra-op thread (`torch.set_num_threads(1)`): the other core is left to HTTP, and on a busy
-# machine a multi-threaded matrix product waits for its slowest thread.
+# `spam_filter_model()` trains the product's model in seconds: comments hashed into 256
+# character-trigram features, a small MLP (256→1024→1024→2) trained on weak labels.
+# `heavy_mlp()` stands in for a big model (width 2048 here; 208 MB at the default 4096, as in
+# the benchmark). `ModelRunner` runs a model on numpy batches under `torch.inference_mode`, on
+# CUDA when there is one (pinned buffers, non-blocking copies, half precision, CUDA graphs),
+# else on the CPU, here on one thread: the other core serves HTTP.
 #
 # A forward pass of a batch of $b$ samples through weights of $W$ bytes costs roughly
 #
@@ -74,8 +69,7 @@ for (name, values), marker in zip(offline.items(), ["o", "s"]):
     ax.plot(batch_sizes, values, marker=marker, label=name)
 ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="samples/s (offline)",
        title="The model alone: throughput against batch size")
-ax.legend()
-plt.show()
+plt.legend(), plt.show()
 
 # %% [markdown]
 # ## Exercise 4.1: the dynamic batcher
@@ -88,21 +82,18 @@ plt.show()
 # arrivals at rate $\lambda$ and delay $D$, a batch holds about $\min(B,\ 1 + \lambda D)$
 # requests, and no request waits more than $D$ plus the batch ahead of it.
 #
-# - `submit(x, timeout_s=None)`: refuse with `ShuttingDown` once `stop()` has begun; refuse
-#   with `QueueFull(message, retry_after_s)` when `max_queue_size` requests wait already (shed
-#   load rather than answer late: the server turns it into a 503 with `Retry-After`); else
-#   enqueue a `Pending` with the loop's clock (`loop.time()`) as arrival and `arrival +
-#   timeout_s` as deadline, and return the awaited result (the model's output row).
-# - `_collect()`: the next batch, a list of `Pending`; take what is queued at once, then wait
-#   for more until the batch is full or the oldest's delay is spent (`asyncio.wait_for`).
-#   The `None` that `stop()` enqueues marks the end: return what you hold, and an empty list
-#   once nothing is left.
-# - `_worker()`: loop over batches; fail a request whose deadline has passed with
-#   `DeadlineExceeded` (it is not computed); run the others **off the event loop**
-#   (`loop.run_in_executor(self.executor, self.run_batch, np.stack(...))`, so the loop keeps
-#   accepting while the model computes); set each future's result (or the model's exception);
-#   call `self._batch_done(size, compute_s)`. Skip futures that are already done (a client
-#   that went away).
+# - `submit(x, timeout_s=None)`: raise `ShuttingDown` once `stop()` has begun, and
+#   `QueueFull(message, retry_after_s)` when `max_queue_size` requests wait already (shed load
+#   rather than answer late: the server sends a 503 with `Retry-After`); else enqueue a
+#   `Pending` (arrival `loop.time()`, deadline arrival + `timeout_s`) and return its result.
+# - `_collect()`: the next batch of `Pending`s: take what is queued, then wait for more until
+#   the batch is full or the oldest's delay is spent (`asyncio.wait_for`). The `None` that
+#   `stop()` enqueues marks the end: return what you hold, and `[]` once nothing is left.
+# - `_worker()`: loop over batches; fail a request past its deadline with `DeadlineExceeded`
+#   (not computed); run the others **off the event loop** (`loop.run_in_executor(
+#   self.executor, self.run_batch, np.stack(...))`: the loop keeps accepting meanwhile); set
+#   each future's result (or the model's exception), skipping futures already done (a client
+#   that left); call `self._batch_done(size, compute_s)`.
 # - `stop()`: begin refusing, enqueue the `None`, and wait until the worker has answered
 #   everything queued (a graceful shutdown loses nothing).
 
@@ -251,9 +242,8 @@ class DynamicBatcher:
 check("q1")
 
 # %% [markdown]
-# `replay` (given) drives a batcher class with a scripted trace of arrivals against a model
-# that sleeps a known time per batch, and reports what happened. Ten requests arriving
-# together with a batch limit of 4, then three stragglers: the model sees `[4, 4, 2, ...]`.
+# `replay` (given) drives a batcher class with a scripted trace of arrivals against a
+# `RecordingModel` that sleeps a known time per batch: ten requests at once, batch limit 4.
 
 # %%
 trace = replay(DynamicBatcher, [0.0] * 10 + [0.30, 0.31, 0.32], compute_s=0.02,
@@ -265,15 +255,12 @@ print("batches:", trace["batch_sizes"], "| statuses:", set(trace["status"]),
 # ## Exercise 4.2: an adaptive batch size (AIMD)
 #
 # A fixed `max_batch_size` is a guess. Clipper adapts it with **additive increase,
-# multiplicative decrease**, as TCP does its window: after each batch, if its compute time
-# exceeded the latency objective, cut the size to $\lfloor \text{size} \cdot \text{backoff}
-# \rfloor$ (Clipper backs off by 10%, `backoff=0.9`), never below `min_batch_size`; otherwise,
-# if the batch was full (its size reached the current limit, so a larger one could have
-# formed), grow by `additive_step`, never above `max_batch_size`. A batch that was not full
-# says nothing about larger ones: leave the size alone.
-#
-# Write `AIMDPolicy.update(batch_size, compute_s)`; the batcher reads `policy.batch_size`
-# before each batch. Keep every size you set in `history` (it starts with the initial size).
+# multiplicative decrease**, as TCP does its window. Write `AIMDPolicy.update(batch_size,
+# compute_s)`: if the batch's compute time exceeded the objective, cut the size to
+# $\lfloor \text{size} \cdot \text{backoff} \rfloor$ (Clipper: 10% off), never below
+# `min_batch_size`; else, if the batch was full (it reached the current size), grow by
+# `additive_step`, never above `max_batch_size`; a batch that was not full says nothing about
+# larger ones. Append every new size to `history`. The batcher reads `policy.batch_size`.
 
 # %% tags=["export"]
 @dataclass
@@ -309,9 +296,8 @@ class AIMDPolicy:
 check("q2")
 
 # %% [markdown]
-# Under a steady flood of requests, on a model whose batch costs 2 ms + 1 ms per row, with an
-# objective of 20 ms: the size climbs by one per full batch, overshoots, backs off by 10%,
-# and saw-tooths just under the largest batch that meets the objective (18).
+# A flood of requests, a batch costing 2 ms + 1 ms per row, an objective of 20 ms: the size
+# climbs, overshoots, backs off, and saw-tooths under the largest size that meets it (18).
 
 # %%
 aimd = AIMDPolicy(latency_slo_s=0.020, max_batch_size=64)
@@ -337,9 +323,8 @@ plt.show()
 # `(x, request_id, timeout_s)`, `x` a float32 array of shape `(n, n_features)`, and raising a
 # `ValueError` that says what is wrong and what to send instead when:
 #
-# - `body` is not an object with a non-empty list `inputs`, or no input is named
-#   `input_name` (say which name the model expects), or the input lacks `shape`, `datatype`
-#   or `data`;
+# - `body` is not an object with a non-empty list `inputs`, no input is named `input_name`
+#   (say which name the model expects), or it lacks `shape`, `datatype` or `data`;
 # - `datatype` is not a numeric tensor type of the protocol (`FP16`, `FP32`, `FP64`, `INT8`
 #   ... `INT64`, `UINT8` ... `UINT64`; `BOOL` and `BYTES` are not numbers);
 # - `shape` is not `[n, n_features]` with $1 \le n \le$ `max_rows`, or the number of values is
@@ -348,8 +333,8 @@ plt.show()
 #   a value is NaN or infinite (`json.loads` reads `NaN`; name how many and the first row);
 # - `timeout` is not a positive number.
 #
-# The server answers each with a 400 and the message; the request is refused before it
-# reaches the batcher, so one bad client costs the others nothing.
+# The server answers each with a 400 and the message, before the batcher: one bad client
+# costs the others nothing.
 
 # %% tags=["export"]
 NUMERIC_DATATYPES = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64",
@@ -361,9 +346,8 @@ def decode_infer_request(body: Any, input_name: str, n_features: int,
     """Validate an OIP v2 infer request: ``(x (n, n_features) float32, id, timeout_s)``."""
     # BEGIN SOLUTION 4.3
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
-        raise ValueError('the request must be a JSON object with a non-empty list "inputs", '
-                         f'e.g. {{"inputs": [{{"name": "{input_name}", "shape": [1, '
-                         f'{n_features}], "datatype": "FP32", "data": [...]}}]}}')
+        raise ValueError(f'send a JSON object with a non-empty list "inputs", e.g. {{"inputs": '
+                         f'[{{"name": "{input_name}", "shape": [1, {n_features}], ...}}]}}')
     named = [t for t in body["inputs"] if isinstance(t, dict) and t.get("name") == input_name]
     if not named:
         names = [t.get("name") for t in body["inputs"] if isinstance(t, dict)]
@@ -385,10 +369,7 @@ def decode_infer_request(body: Any, input_name: str, n_features: int,
     flat, stack = [], [tensor["data"]]
     while stack:  # row-major flattening of nested lists, without recursion
         item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(reversed(item))
-        else:
-            flat.append(item)
+        stack.extend(reversed(item)) if isinstance(item, list) else flat.append(item)
     if len(flat) != shape[0] * shape[1]:
         raise ValueError(f"shape {shape} needs {shape[0] * shape[1]} values, got {len(flat)}")
     bad = [v for v in flat if isinstance(v, bool) or not isinstance(v, (int, float))]
@@ -405,14 +386,14 @@ def decode_infer_request(body: Any, input_name: str, n_features: int,
         rows = np.nonzero(~finite.all(axis=1))[0]
         raise ValueError(f"{int((~finite).sum())} values are NaN or infinite (first in row "
                          f"{rows[0]}); send finite numbers")
-    timeout = (body.get("parameters") or {}).get("timeout")
+    parameters = body.get("parameters") or {}
+    timeout = parameters.get("timeout") if isinstance(parameters, dict) else "not an object"
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not timeout > 0):
         raise ValueError(f"parameters.timeout must be a positive number of microseconds, "
                          f"got {timeout!r}")
-    request_id = body.get("id")
-    return (values.astype(np.float32), None if request_id is None else str(request_id),
-            None if timeout is None else timeout / 1e6)
+    request_id = None if body.get("id") is None else str(body["id"])
+    return values.astype(np.float32), request_id, None if timeout is None else timeout / 1e6
     # END SOLUTION
 
 
@@ -435,18 +416,14 @@ check("q3")
 # requests get 503, queued ones are answered, then the socket closes.
 
 # %% [markdown]
-# A server's whole life in one cell (under the grader each cell runs in a fresh process, so a
-# server started here would be gone in the next one): start, ask, send bad input, look at the
-# metrics, drain.
+# A server's whole life in one cell (under the grader each cell runs in a fresh process, and a
+# server started in one cell is gone in the next): start, ask, send bad input, scrape, drain.
 
 # %%
-def spam_server(max_batch_size: int = 32, max_batch_delay_s: float = 0.005) -> Any:
-    batcher = DynamicBatcher(runners["spam"], max_batch_size, max_batch_delay_s)
-    return make_app([ServedModel("spam", batcher, spam.n_features, spam.featurize)],
+spam_batcher = DynamicBatcher(runners["spam"], max_batch_size=32, max_batch_delay_s=0.005)
+spam_app = make_app([ServedModel("spam", spam_batcher, spam.n_features, spam.featurize)],
                     decode_infer_request)
-
-
-answers = serve_and_ask(spam_server(), [
+answers = serve_and_ask(spam_app, [
     ("POST", "/predict", {"text": "check out my channel, free money"}),
     ("POST", "/predict", {"text": "this song is beautiful"}),
     ("POST", "/v2/models/spam/infer", "{not json"),
@@ -457,7 +434,6 @@ for status, text in answers[:-1]:
     print(status, text[:100])
 print("\n".join(line for line in answers[-1][1].splitlines() if "_count" in line or "total{" in line))
 
-
 # %% [markdown]
 # ## Exercise 4.4: a load generator that does not lie
 #
@@ -465,16 +441,13 @@ print("\n".join(line for line in answers[-1][1].splitlines() if "_count" in line
 # generator (each of $c$ clients sends, waits for the answer, sends again) slows down exactly
 # when the server does, so it never sends the requests that would have met a stalled server:
 # it *coordinates* with the server and *omits* the bad measurements (Gil Tene's "coordinated
-# omission"). An **open-loop** generator sends on a schedule: arrivals of a Poisson process of
-# rate $\lambda$, whose gaps are independent exponentials, $t_i = \sum_{j \le i} g_j$ with
-# $g_j \sim \text{Exp}(\lambda)$ (mean $1/\lambda$), and it measures each latency **from the
-# intended send time** $t_i$, so a request that could not even be sent on time counts its
-# wait.
+# omission"). An **open-loop** generator sends on a schedule, a Poisson process of rate
+# $\lambda$: $t_i = \sum_{j \le i} g_j$ with independent gaps $g_j \sim \text{Exp}(\lambda)$
+# (mean $1/\lambda$), and measures each latency **from the intended send time** $t_i$.
 #
 # - `poisson_arrivals(rate_per_s, n, seed=0)`: the $n$ times $t_i$, from the gaps
 #   `np.random.default_rng(seed).exponential(1 / rate_per_s, n)` (the first arrival is the
-#   first gap, not 0);
-#   a `ValueError` unless `rate_per_s > 0` and `n >= 0`.
+#   first gap, not 0); a `ValueError` unless `rate_per_s > 0` and `n >= 0`.
 # - `open_loop(send, arrivals_s)` (async): at each intended time start `send()` as its own
 #   task (never wait for an answer before sending the next); latency = answer time − intended
 #   time; an exception counts as status 0. Return a `LoadResult` (given) with the duration
@@ -574,12 +547,11 @@ for name, s in [("closed loop", closed), ("open loop", opened)]:
 # %% [markdown]
 # ## Throughput against latency, with and without batching
 #
-# Now the heavy model behind the real server. For each offered rate we run a short open-loop
-# test and plot the p99 latency against the throughput achieved. Without batching the server
-# saturates at about one request per batch-1 forward pass; with a batch of up to 64 and
-# `max_batch_delay_s = 10 ms` it goes several times further at the same p99. Past its
-# capacity a server's queue fills and it sheds load with 503s: a bounded queue keeps the p99
-# bounded instead of letting every request wait longer and longer.
+# The heavy model behind the real server: for each offered rate a short open-loop test, p99
+# against the throughput achieved. Without batching the server saturates at one request per
+# batch-1 forward pass; with batches of up to 64 and `max_batch_delay_s = 10 ms` it goes
+# several times further. Past capacity its bounded queue (64) fills and it sheds load with
+# 503s (`errors` below), which keeps the p99 of what it serves bounded.
 
 # %%
 heavy_row = np.random.default_rng(1).standard_normal((1, 1024)).round(3).tolist()
@@ -589,21 +561,17 @@ heavy_body = {"inputs": [{"name": "features", "shape": [1, 1024], "datatype": "F
 
 def load_curve(max_batch_size: int, rates: list[float], seconds: float = 0.7) -> list[dict]:
     """Open-loop points against a fresh heavy-model server with this batch limit."""
-    batcher = DynamicBatcher(runners["heavy"], max_batch_size, max_batch_delay_s=0.010,
-                             max_queue_size=128)
+    batcher = DynamicBatcher(runners["heavy"], max_batch_size, 0.010, max_queue_size=64)
     points = []
-    app = make_app([ServedModel("heavy", batcher, 1024)], decode_infer_request)
-    with ServerThread(app) as server:
+    with ServerThread(make_app([ServedModel("heavy", batcher, 1024)], decode_infer_request)) as s:
         for rate in rates:
-            sender = HttpSender(server.url, "/v2/models/heavy/infer", heavy_body)
+            sender = HttpSender(s.url, "/v2/models/heavy/infer", heavy_body, connections=256)
             arrivals = poisson_arrivals(rate, max(20, int(rate * seconds)), seed=int(rate))
-            result = run_async(open_loop(sender, arrivals))
-            points.append({"rate": rate, **summarize(result)})
+            points.append({"rate": rate, **summarize(run_async(open_loop(sender, arrivals)))})
     return points
 
 
-unit = offline["heavy"][0]  # batch-1 capacity, samples/s
-rates = [round(unit * f) for f in (0.5, 1.5, 3, 5)]
+rates = [round(offline["heavy"][0] * f) for f in (0.5, 1.5, 3, 5)]  # x batch-1 capacity
 curves = {"no batching (max_batch_size=1)": load_curve(1, rates[:2]),
           "dynamic batching (max_batch_size=64)": load_curve(64, rates)}
 # alt: p99 latency (log scale) against achieved throughput for the heavy model's server without and with dynamic batching; batching reaches several times the throughput at a similar p99
@@ -623,12 +591,8 @@ for name, pts in curves.items():
 # %% [markdown]
 # ## Going further
 #
-# - Run `mlsys-edu bench serving`: the same server with and without batching, against LitServe,
-#   with 64 concurrent clients, and the model's offline ceiling. Where is the small model's
-#   bottleneck: the model, or HTTP and JSON?
-# - On a GPU (Colab: *Runtime → Change runtime type*), `ModelRunner(model, d, half=True,
-#   cuda_graphs=True)`; `benchmarks/serving_gpu.py` prints the same figures.
-# - Ray Serve's `@serve.batch` and LitServe batch inside the request handler; Triton batches
-#   in C++ before Python sees a request. What does each cost per request?
-# - Clipper also picks among model versions per request; combine AIMD with a deadline-aware
-#   queue (earliest deadline first) and measure the p99 under a bursty load.
+# - `mlsys-edu bench serving` runs this server with and without batching against LitServe
+#   (64 clients) and the offline ceiling. Is the small model's bottleneck the model or HTTP?
+# - On a GPU (Colab: *Runtime → Change runtime type*): `ModelRunner(model, d, half=True,
+#   cuda_graphs=True)`; `benchmarks/serving_gpu.py` prints the same figures there.
+# - Combine AIMD with an earliest-deadline-first queue; measure the p99 under bursts.
