@@ -15,6 +15,7 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 
@@ -67,7 +68,8 @@ def _labs_index(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def assemble_docs(root: Path, labs: list[Lab], config: CourseConfig) -> Path:
+def assemble_docs(root: Path, labs: list[Lab], config: CourseConfig,
+                  log: Callable[[str], None] = print) -> Path:
     """Write every page of the site into ``build/docs`` and return that folder."""
     docs = root / "build" / "docs"
     docs.mkdir(parents=True, exist_ok=True)
@@ -97,7 +99,7 @@ def assemble_docs(root: Path, labs: list[Lab], config: CourseConfig) -> Path:
             solution = None  # stale execution of an older source: show no outputs
         page = docs / "labs" / f"{lab.name}.md"
         page.parent.mkdir(parents=True, exist_ok=True)
-        text = lab_page(lab.name, student, solution, config.colab_link(lab.name), docs)
+        text = lab_page(lab.name, student, solution, config.colab_link(lab.name), docs, log)
         _write_if_changed(page, text.encode())
         written |= {page, *(docs / "labs" / lab.name).glob("*.png")}
         notebook_copy = docs / "notebooks" / f"{lab.name}.ipynb"
