@@ -19,8 +19,8 @@ p50/p99 latency and the number of failed requests (every side must have 0).
 ``device`` in a case (default: the CPU) puts every side's model there (``serving_gpu.py``).
 Both models run with one intra-op thread on the CPU (the other core parses HTTP) and the same
 weights, written by ``prepare`` as an ``.npz`` (plain arrays, no pickle) and loaded by every side.
-``python benchmarks/serving.py serve-ours|serve-litserve|load ARGS_JSON`` are the processes the
-sides start (the sustained-load test of the suite starts ``serve-ours`` too).
+``python benchmarks/serving.py serve-ours|load ARGS_JSON`` and ``_serving_litserve.py`` are the
+processes the sides start (the sustained-load test of the suite starts ``serve-ours`` too).
 """
 
 from __future__ import annotations
@@ -119,44 +119,6 @@ def serve_ours(args: dict[str, Any]) -> None:
                 access_log=False)
 
 
-def serve_litserve(args: dict[str, Any]) -> None:
-    """LitServe serving the same model with its batching, on ``args["port"]``."""
-    import litserve as ls
-    import torch
-
-    class MLPAPI(ls.LitAPI):
-        def setup(self, device: str) -> None:
-            self.device = device
-            self.model = build_model(args["widths"], args["weights"]).to(device)
-
-        def decode_request(self, request: dict) -> np.ndarray:
-            return np.asarray(request["inputs"][0]["data"], dtype=np.float32).reshape(-1)
-
-        def batch(self, inputs: list[np.ndarray]) -> np.ndarray:
-            return np.stack(inputs)
-
-        def predict(self, x: np.ndarray) -> np.ndarray:
-            x = x[None] if x.ndim == 1 else x
-            with torch.inference_mode():
-                return self.model(torch.from_numpy(x).to(self.device)).cpu().numpy()
-
-        def unbatch(self, output: np.ndarray) -> list[np.ndarray]:
-            return list(output)
-
-        def encode_response(self, output: np.ndarray) -> dict:
-            row = np.asarray(output).reshape(-1)
-            return {"model_name": "m", "outputs": [{"name": "logits", "datatype": "FP32",
-                                                    "shape": [1, len(row)],
-                                                    "data": row.tolist()}]}
-
-    api = MLPAPI(max_batch_size=args["max_batch_size"], batch_timeout=args["max_batch_delay_s"])
-    accelerator = "cuda" if str(args.get("device", "cpu")).startswith("cuda") else "cpu"
-    server = ls.LitServer(api, accelerator=accelerator, devices=1, workers_per_device=1,
-                          fast_queue=True)
-    server.run(host="127.0.0.1", port=args["port"], num_api_servers=1, log_level="warning",
-               generate_client_file=False)
-
-
 def load(args: dict[str, Any]) -> dict[str, Any]:
     """Closed-loop load with the lab's generator; the summary of the measured requests."""
     from mlsys_edu.lab.source import load_solution_module
@@ -217,9 +179,13 @@ def run(side: str, case: dict[str, Any]) -> dict[str, Any]:
     args = {**case, "port": port}
     if side == "unbatched":
         args["max_batch_size"] = 1
-    mode, health, path = (("serve-litserve", "/health", "/predict") if side == "anchor" else
-                          ("serve-ours", "/v2/health/ready", "/v2/models/m/infer"))
-    server = subprocess.Popen([sys.executable, str(HERE), mode, json.dumps(args)],
+    if side == "anchor":  # LitServe, in its side environment (this interpreter)
+        command = [sys.executable, str(HERE.parent / "_serving_litserve.py"), json.dumps(args)]
+        health, path = "/health", "/predict"
+    else:
+        command = [sys.executable, str(HERE), "serve-ours", json.dumps(args)]
+        health, path = "/v2/health/ready", "/v2/models/m/infer"
+    server = subprocess.Popen(command,
                               start_new_session=True, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
     try:
@@ -251,9 +217,7 @@ if __name__ == "__main__":
     command, payload = sys.argv[1], json.loads(sys.argv[2])
     if command == "serve-ours":
         serve_ours(payload)
-    elif command == "serve-litserve":
-        serve_litserve(payload)
     elif command == "load":
         print(json.dumps(load(payload)))
     else:
-        raise SystemExit(f"unknown command {command!r}: serve-ours, serve-litserve or load")
+        raise SystemExit(f"unknown command {command!r}: serve-ours or load")

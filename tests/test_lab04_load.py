@@ -30,7 +30,8 @@ N_REQUESTS, RATE_PER_S = 10_000, 1_000.0
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("serving_bench", REPO / "benchmarks" / "serving.py")
+    path = REPO / "benchmarks" / "serving.py"
+    spec = importlib.util.spec_from_file_location("serving_bench", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -83,18 +83,18 @@ class SpamFilter:
         return hash_features(texts, self.n_features)
 
 
-def spam_filter_model(epochs: int = 3, batch_size: int = 128, seed: int = 0) -> SpamFilter:
-    """Train the small MLP (256→1024→1024→2) on weak labels of the tutorial's train split.
+def spam_filter_model(splits: Any, epochs: int = 3, batch_size: int = 128,
+                      seed: int = 0) -> SpamFilter:
+    """Train the small MLP (256→1024→1024→2) on weak labels of the tutorial's train split
+    (``splits`` from ``mlsys_edu.data.youtube_spam()``: ``train``, ``valid``, ``test``).
 
     Weak labels: ``labkit.weak_labels``' pattern LFs combined by its one-coin model fitted on
     ``valid``'s gold labels; rows where every LF abstains are dropped. Mini-batch Adam on the
     soft-label cross-entropy ``-sum_y p_y log softmax(z)_y``; a few seconds on a laptop CPU.
     Reports accuracy on ``test`` (about 92%).
     """
-    from mlsys_edu.data import youtube_spam
     from mlsys_edu.labkit.weak_labels import OneCoinModel, label_matrix
 
-    splits = youtube_spam()
     L_train = label_matrix(splits.train["text"])
     label_model = OneCoinModel().fit(label_matrix(splits.valid["text"]),
                                      splits.valid["label"].to_numpy())

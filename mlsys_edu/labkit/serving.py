@@ -260,12 +260,14 @@ class ServerThread:
     def shutdown(self, drain_timeout_s: float = 30.0) -> None:
         """Drain (if the app can), then stop uvicorn and join its thread."""
         drain = getattr(getattr(self.app, "state", None), "drain", None)
-        if drain is not None and self.loop is not None and self.thread.is_alive():
-            future = asyncio.run_coroutine_threadsafe(drain(), self.loop)
-            future.result(timeout=drain_timeout_s)
-        self.server.should_exit = True
-        self.thread.join(timeout=drain_timeout_s)
-        self.sock.close()
+        try:
+            if drain is not None and self.loop is not None and self.thread.is_alive():
+                future = asyncio.run_coroutine_threadsafe(drain(), self.loop)
+                future.result(timeout=drain_timeout_s)
+        finally:  # a drain that fails (an unfinished exercise) still stops the server
+            self.server.should_exit = True
+            self.thread.join(timeout=drain_timeout_s)
+            self.sock.close()
 
 
 # ----------------------------------------------------------------------------- the client

@@ -140,7 +140,8 @@ class SimulatedService:
     and ``stall_at_s + stall_s`` (from the first call) the service freezes, as a server does in
     a long garbage-collection pause: a request that reaches a worker then waits for its end.
 
-    With ``fail_every=k``, the k-th, 2k-th, ... call (in arrival order) raises ``ConnectionError`` (a dropped connection).
+    With ``fail_every=k``, the k-th, 2k-th, ... call (in arrival order) raises
+    ``ConnectionError`` (a dropped connection).
     Records ``calls_s`` (when each call arrived, from the first) and ``max_in_flight``.
     """
 

@@ -1,4 +1,5 @@
-"""Question q2: the AIMD batch-size policy (Clipper's additive increase, multiplicative decrease)."""
+"""Question q2: the AIMD batch-size policy (Clipper's additive increase, multiplicative
+decrease)."""
 
 from mlsys_edu.lab import question
 
