@@ -52,9 +52,9 @@ def cases(quick: bool) -> list[dict[str, Any]]:
                  "n_requests": 200, "max_batch_size": 8, "max_batch_delay_s": 0.002}]
     return [
         {"label": "small MLP 256-1024-1024-2 (spam filter), batch 32", "model": "small",
-         "n_clients": 64, "n_requests": 4000, "max_batch_size": 32, "max_batch_delay_s": 0.005},
+         "n_clients": 64, "n_requests": 3000, "max_batch_size": 32, "max_batch_delay_s": 0.005},
         {"label": "heavy MLP 1024-4x4096-2 (208 MB), batch 64", "model": "heavy",
-         "n_clients": 64, "n_requests": 1500, "max_batch_size": 64, "max_batch_delay_s": 0.010},
+         "n_clients": 64, "n_requests": 1200, "max_batch_size": 64, "max_batch_delay_s": 0.010},
     ]
 
 

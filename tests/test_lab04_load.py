@@ -2,10 +2,11 @@
 
 The server runs in its own process (``benchmarks/serving.py serve-ours``: the reference
 solution's batcher around the spam filter's MLP, 256→1024→1024→2, batch 32, 5 ms), the load
-generator is the lab's ``open_loop`` over 64 keep-alive connections. At 1,000 requests/s the
-server is well inside its capacity on two cores (measured: see benchmarks/README.md), so every
-request must come back 200: no connection dropped, no 5xx, no queue overflow. The test asserts
-outcomes, never timings; it takes about 10 s plus the server's start.
+generator is the lab's ``open_loop`` over 64 keep-alive connections. 1,000 requests/s is
+meant to be inside the server's capacity on two idle cores; every request must come back 200:
+no connection dropped, no 5xx, no queue overflow (the queue holds 4,096, the client waits up
+to 60 s). The test asserts outcomes, never timings: on an overloaded machine it only takes
+longer (about 10 s plus the server's start when the machine is idle).
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ for (name, values), marker in zip(offline.items(), ["o", "s"]):
     ax.plot(batch_sizes, values, marker=marker, label=name)
 ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="samples/s (offline)",
        title="The model alone: throughput against batch size")
-plt.legend(), plt.show()
+ax.legend()
+plt.show()
 
 # %% [markdown]
 # ## Exercise 4.1: the dynamic batcher
@@ -572,7 +573,7 @@ def load_curve(max_batch_size: int, rates: list[float], seconds: float = 0.7) ->
 rates = [round(offline["heavy"][0] * f) for f in (0.5, 1.5, 3, 5)]  # x batch-1 capacity
 curves = {"no batching (max_batch_size=1)": load_curve(1, rates[:2]),
           "dynamic batching (max_batch_size=64)": load_curve(64, rates)}
-# alt: p99 latency (log scale) against achieved throughput for the heavy model's server without and with dynamic batching; batching reaches several times the throughput at a similar p99
+# alt: p99 latency (log scale) against achieved throughput for the heavy model's server without and with dynamic batching; the unbatched server saturates near its batch-1 ceiling while batching serves several times more
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
 for (name, pts), marker in zip(curves.items(), ["o", "s"]):
     ax.plot([p["throughput_per_s"] for p in pts], [p["p99_s"] * 1e3 for p in pts],

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from mlsys_edu.labkit.serving import run_async
+
 
 class RecordingModel:
     """``model(x)`` returns ``2 x + 1`` after ``compute_s + per_row_s * len(x)`` seconds of
@@ -107,7 +109,7 @@ def replay(batcher_class: Any, arrivals_s: Any, *, compute_s: float = 0.0,
         done.set()
         await tick
 
-    asyncio.run(main())
+    run_async(main())  # also inside Jupyter, whose cells run in an event loop
     t_first = model.batches[0][1] if model.batches else 0.0
     return {"status": status, "latency_s": latency, "inputs": x, "outputs": outputs,
             "batch_sizes": model.batch_sizes,
