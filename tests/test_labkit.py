@@ -93,9 +93,9 @@ def test_one_coin_model_recovers_accuracies_and_beats_a_coin():
     acc = np.array([0.9, 0.8, 0.7, 0.65, 0.6])
     L, y = random_weak_labels(np.random.default_rng(0), 20_000, 5, 2, accuracies=acc,
                               propensities=0.5)
-    supervised = OneCoinModel().fit(L, y)
+    supervised = OneCoinModel().fit_accuracies(L, y)
     np.testing.assert_allclose(supervised.accuracies_, acc, atol=0.02)
-    unsupervised = OneCoinModel().fit(L)
+    unsupervised = OneCoinModel().fit_accuracies(L)
     assert np.argsort(unsupervised.accuracies_).tolist() == np.argsort(acc).tolist()
     p = supervised.predict_proba(L)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)

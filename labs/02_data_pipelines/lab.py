@@ -572,7 +572,7 @@ print("errors left:", [(a.column, a.kind, len(a.rows)) for a in
                        validate(fixed.output("features"), schema) if a.severity == "error"])
 valid = fixed.output("valid")
 L_valid = sp.label_matrix(valid["text"].tolist())
-model = OneCoinModel().fit(fixed.output("votes")[list(sp.VOTE_COLUMNS)].to_numpy(np.int8))
+model = OneCoinModel().fit_accuracies(fixed.output("votes")[list(sp.VOTE_COLUMNS)].to_numpy(np.int8))
 slices = {"has link": valid["has_link"], "short (< 5 words)": valid["n_words"] < 5,
           "long (> 30 words)": valid["n_words"] > 30, "export 05": valid["video"] == 5,
           "non-ASCII": lambda f: ~f["text"].map(str.isascii)}

@@ -96,7 +96,7 @@ def spam_filter_model(splits: Any, epochs: int = 3, batch_size: int = 128,
     from mlsys_edu.labkit.weak_labels import OneCoinModel, label_matrix
 
     L_train = label_matrix(splits.train["text"])
-    label_model = OneCoinModel().fit(label_matrix(splits.valid["text"]),
+    label_model = OneCoinModel().fit_accuracies(label_matrix(splits.valid["text"]),
                                      splits.valid["label"].to_numpy())
     voted = (L_train != -1).any(axis=1)
     X = torch.from_numpy(hash_features(list(splits.train["text"][voted])))

@@ -167,7 +167,7 @@ def lf_votes(comments: Any) -> Any:
 def training_set(comments: Any, votes: Any) -> Any:
     """Comments some LF voted on, with the one-coin label model's P(spam) and label."""
     L = votes.frame[list(VOTE_COLUMNS)].to_numpy(dtype=np.int8)
-    p_spam = OneCoinModel(cardinality=2).fit(L).predict_proba(L)[:, SPAM]
+    p_spam = OneCoinModel(cardinality=2).fit_accuracies(L).predict_proba(L)[:, SPAM]
     joined = comments.join(votes, on=None)
     labelled = joined.map(joined.frame.assign(p_spam=p_spam,
                                               label=(p_spam > 0.5).astype(np.int64)))
