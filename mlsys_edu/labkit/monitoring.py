@@ -86,7 +86,7 @@ class SpamFilter:
                 raise ValueError("give gold labels y, or a labelled sample (labelled_texts, "
                                  "labelled_y) to estimate the LFs' accuracies on")
             label_model = OneCoinModel().fit_accuracies(label_matrix(labelled_texts, self.lfs),
-                                             np.asarray(labelled_y))
+                                                        np.asarray(labelled_y))
             L = label_matrix(texts, self.lfs)
             y = np.where((L != -1).any(axis=1), label_model.predict(L), 0)
         self.vectorizer_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
