@@ -382,7 +382,7 @@ plt.tight_layout()
 plt.show()
 report = drift_report(features_ref, comment_features(present), TESTS)  # all of 2015 at once
 report[["test", "statistic", "p_adjusted", "psi", "js", "wasserstein", "drifted", "detail"]]
-# alt: Heat map of log10 p-values per monitored column and per 2015 window; video and the model's P(spam) drift in every window, length and word counts in most, the text embedding's MMD p-value sits at its floor of 0.005 throughout, while capital and digit shares drift little
+# alt: Heat map of log10 p-values per monitored column and per 2015 window; video and the model's P(spam) drift in every window, length and word counts in most, the text embedding's MMD p-value sits at its floor of 0.005 throughout, while capital and digit shares drift in only a few windows
 
 # %% [markdown]
 # ## Part 3: accuracy without labels
@@ -445,7 +445,7 @@ plot_accuracy(axes[1], [k.replace("_", "\n") for k in drifts], [acc(f, p) for f,
               [estimator.estimate(p) for p in shifted], bars=True).set_title("injected drift")
 plt.tight_layout()
 plt.show()
-# alt: Left, realized and estimated accuracy for each 2015 window; the estimate is within about 2 points except in the first window, where new spam campaigns make it too optimistic. Right, realized and estimated accuracy on the holdout with no drift and with four injected drifts; the estimate is close for covariate and label shift and blind to concept drift and to the broken feature
+# alt: Left, realized and estimated accuracy for each 2015 window; the estimate is within about 4 points except in the first window, where new spam campaigns make it 9 points too optimistic. Right, realized and estimated accuracy on the holdout with no drift and with four injected drifts; the estimate is close for covariate and label shift and blind to concept drift and to the broken feature
 
 # %% [markdown]
 # ## Part 4: alerts people can act on

@@ -49,3 +49,13 @@ def test_hll_matches_reference(sub, ref, rng):
         np.testing.assert_array_equal(np.asarray(ours.registers), theirs.registers, err_msg=f"p={p}")
         assert ours.estimate() == pytest.approx(theirs.estimate(), rel=1e-9)
     assert sub.HyperLogLog().estimate() == pytest.approx(0.0)
+    # registers set directly: both sides of the small-range switch (raw <= 5m/2 and zeros)
+    m = 256
+    for registers in (np.ones(m), np.r_[np.zeros(3), np.full(m - 3, 9)],
+                      np.r_[np.zeros(m // 2), np.ones(m // 2)], rng.integers(0, 6, m)):
+        ours, theirs = sub.HyperLogLog(8), ref.HyperLogLog(8)
+        ours.registers = registers.astype(np.uint8)
+        theirs.registers = registers.astype(np.uint8)
+        assert ours.estimate() == pytest.approx(theirs.estimate(), rel=1e-9), (
+            f"registers {registers[:6]}...: linear counting only when raw <= 5m/2 and a "
+            "register is zero")
