@@ -17,6 +17,11 @@ def test_registers_from_known_hashes(sub):
     assert regs[3] == 10, "register 3 saw rho 1 and rho 10: it keeps the largest"
     assert regs[5] == 60 and regs[7] == 61, "rho of 0...01 is 60; of all zeros, 61 (65 - p)"
     assert regs.sum() == 10 + 60 + 61
+    # every rho from 1 to 59: register j sees one hash whose first one bit is at position j + 1
+    h = sub.HyperLogLog(p=6)
+    h.add_hashes(np.array([(j << 58) | (1 << (57 - j)) for j in range(58)], dtype=np.uint64))
+    np.testing.assert_array_equal(np.asarray(h.registers)[:58], np.arange(1, 59),
+                                  err_msg="rho is the position of the first one bit")
 
 
 @question("q2", points=2)

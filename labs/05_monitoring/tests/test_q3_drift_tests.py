@@ -75,3 +75,8 @@ def test_rare_categories_are_pooled(sub, ref, rng):
     pooled = np.array([[500, 480, 5], [490, 470, 5]])
     assert chi2 == pytest.approx(stats.chi2_contingency(pooled, correction=False)[0])
     assert sub.chi_square_test(["a"] * 5, ["a"] * 7) == pytest.approx((0.0, 1.0))
+    # exactly two rare categories are pooled too
+    x2, y2 = ["a"] * 500 + ["b"] * 480 + ["r1"] * 3, ["a"] * 490 + ["b"] * 470 + ["r2"] * 4
+    two = np.array([[500, 480, 3], [490, 470, 4]])
+    assert sub.chi_square_test(x2, y2)[0] == pytest.approx(
+        stats.chi2_contingency(two, correction=False)[0]), "two rare categories: one pool"

@@ -40,6 +40,8 @@ def test_mmd_matches_reference(sub, ref, rng):
     ours, theirs = sub.mmd_test(x, y, 199, seed=4), ref.mmd_test(x, y, 199, seed=4)
     assert ours[0] == pytest.approx(theirs[0], rel=1e-6)
     assert ours[0] == pytest.approx(_mmd2(x, y), rel=1e-6)
+    assert sub.mmd_test(x, x.copy(), 199)[1] == pytest.approx(1.0), (
+        "identical samples: MMD^2 is 0 and every permutation counts as at least as far")
     big = rng.normal(size=(900, 2))
     capped, _ = sub.mmd_test(big, big[:50] + 0.5, 19, max_rows=100, seed=1)
     assert capped == pytest.approx(ref.mmd_test(big, big[:50] + 0.5, 19, max_rows=100, seed=1)[0],

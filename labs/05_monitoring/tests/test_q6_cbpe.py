@@ -46,6 +46,7 @@ def test_cbpe_matches_reference(sub, ref, rng):
     for shift in (0.0, 0.7, 2.0):
         p, _ = _scores(rng, 3000, shift)
         assert ours.estimate(p) == pytest.approx(theirs.estimate(p), abs=1e-9)
+    assert ours.estimate(list(p)) == pytest.approx(theirs.estimate(p), abs=1e-9), "a list too"
     high = sub.ConfidenceEstimator(threshold=0.8).calibrate(p_ref, y_ref)
     p, _ = _scores(rng, 3000, 0.3)
     theirs_high = ref.ConfidenceEstimator(0.8).calibrate(p_ref, y_ref)
