@@ -238,7 +238,7 @@ check("q3")
 # finding rows' edges with `np.searchsorted` and `ranges` (no full scan); and
 # `trace_forward(lineage, name, rows, to)`: the sorted rows of `to` made, directly or not, from
 # `rows` of `name` (`None`: all), walking in run order with a boolean mask per artifact; where
-# `lineage.dense[a][i]` (one edge per row, in order) a mask is a single gather.
+# `lineage.dense[a][i]` (one edge per row, in order) either walk is a single gather.
 
 # %% tags=["export"]
 def trace_back(lineage: Lineage, name: str, rows: Sequence[int]) -> dict[str, np.ndarray]:
@@ -248,7 +248,10 @@ def trace_back(lineage: Lineage, name: str, rows: Sequence[int]) -> dict[str, np
     for artifact in reversed(list(lineage.edges)):
         mine = wanted.pop(artifact, None)
         for source, (out, into) in lineage.edges[artifact].items() if mine is not None else ():
-            found = into[ranges(np.searchsorted(out, mine), np.searchsorted(out, mine, "right"))]
+            if lineage.dense[artifact][source]:  # out == arange(n): row r's edge is column r
+                found = into[mine]
+            else:
+                found = into[ranges(np.searchsorted(out, mine), np.searchsorted(out, mine, "right"))]
             wanted[source] = np.union1d(wanted.get(source, found[:0]), found)
     return {source: rows for source, rows in wanted.items() if len(rows)}
     # END SOLUTION
@@ -584,14 +587,7 @@ report = slice_report(valid, slices, model.predict(L_valid) == valid["label"].to
 raw = pd.concat([read_csv_source(Path(n.path).read_bytes()) for n in fixed.nodes[:5]])
 skew = skew_report(fixed.output("training_set")[["n_chars", "n_words", "has_link"]],
                    sp.serving_features(raw["CONTENT"]), linf_distance, js_divergence)
-fig, axes = plt.subplots(1, 2, figsize=(11, 3), gridspec_kw={"width_ratios": [2, 1]})
-report.plot.barh(x="slice", y="error_rate", ax=axes[0], legend=False, xlabel="error rate",
-                 xerr=[report["error_rate"] - report["low"], report["high"] - report["error_rate"]])
-skew.plot.bar(x="feature", y="value", ax=axes[1], legend=False, rot=0, hatch="//",
-              ylabel="L-inf (has_link) or JS")
-axes[1].axhline(0.1, color="grey", linestyle="--")
-plt.tight_layout()
-plt.show()
+sp.plot_slices_and_skew(report, skew, threshold=0.1)
 attribute_errors(pd.DataFrame(L_valid, columns=sp.VOTE_COLUMNS), valid["label"].to_numpy(),
                  model.predict(L_valid)).round(3).head(4)
 
