@@ -28,8 +28,12 @@ def test_no_shift_gives_uniform_p_values(sub, rng):
           for s in range(60)]
     assert all(1 / 50 <= p <= 1 for p in ps)
     assert 0.3 < np.mean(ps) < 0.7, "under no drift, p-values are uniform"
+    _, p_small = sub.mmd_test(rng.normal(size=(2, 2)), rng.normal(size=(2, 2)), 9)
+    assert 0 < p_small <= 1, "two rows a side is the smallest sample MMD can test"
     with pytest.raises(ValueError):
         sub.mmd_test(np.zeros((1, 2)), np.zeros((5, 2)))
+    with pytest.raises(ValueError):
+        sub.mmd_test(np.zeros((5, 2)), np.zeros((1, 2)))
     with pytest.raises(ValueError):
         sub.mmd_test(np.zeros((5, 2)), np.zeros((5, 3)))
 
