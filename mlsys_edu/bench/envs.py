@@ -24,6 +24,7 @@ ANCHOR_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "evidently": ("evidently==0.7.23", "pandas<3"),
     "otter": ("otter-grader==7.0.0", "ipykernel"),
     "litserve": ("litserve==0.2.19",),
+    "ludwig": ("ludwig==0.11.0", "torch==2.13.0"),
 }
 
 STAMP_NAME = "bench-stamp.json"
