@@ -90,7 +90,9 @@ def test_solution_module_is_importable_and_correct(built_course):
 def test_lab_page_shows_outputs_but_not_exercise_outputs(built_course):
     root, _, _ = built_course
     page = (root / "build" / "docs" / "labs" / "00_orientation.md").read_text()
-    assert "![Figure from cell" in page
+    # the figure's text alternative is its `# alt:` line, never a cell number
+    assert "![Bar chart of the share of spam comments in each of the five videos" in page
+    assert "Figure from cell" not in page
     assert "1,956 comments from 5 videos" in page  # output of a demo cell
     assert 'raise NotImplementedError("Exercise 0.1")' in page  # starter code
     assert "labelled.groupby" not in page  # no solution
@@ -149,6 +151,18 @@ def test_cache_follows_the_data_a_lab_reads_and_a_failing_cell_fails_the_build(t
     message = str(info.value)
     assert "lab 98_broken" in message and "labs/98_broken/lab.py:14" in message
     assert "the data changed" in message and "AssertionError" in message
+
+
+def test_a_solution_that_fails_its_own_check_fails_the_build(tmp_path):
+    data_file = tmp_path / "data.txt"
+    data_file.write_text("good")
+    lab = tiny_course(tmp_path, data_file)
+    lab.source.write_text(lab.source.read_text().replace("return 1", "return 2"))
+    with pytest.raises(NotebookExecutionError) as info:
+        build(tmp_path, site=False, log=lambda _: None)
+    message = str(info.value)
+    assert "does not pass its own public checks" in message
+    assert "check('q1') scored 0/1: test_one failed: assert 2 == 1" in message
 
 
 def test_check_labs_command_reports_file_and_line(tmp_path, capsys):
