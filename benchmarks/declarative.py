@@ -156,7 +156,7 @@ def _ours(case: dict[str, Any]) -> dict[str, float]:
         frame["date"] = frame["date"].replace("", None)
     schema = parse_schema(Path(case["ours"]).read_text(encoding="utf-8"))
     start = time.perf_counter()
-    featurizer = Featurizer(schema).fit(train)
+    featurizer = Featurizer(schema).fit_vocabularies(train)
     batch = featurizer.transform(train)
     targets = np.eye(2)[train["label"].to_numpy()]
     model = lab.compile_schema(schema, featurizer, seed=SEED)

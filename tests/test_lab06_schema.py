@@ -137,7 +137,7 @@ def test_config_lines_counts_what_a_person_writes():
 # ------------------------------------------------------------------------------ featurizing
 def test_featurizer_tensors():
     schema = parse_schema(SPEC)
-    featurizer = Featurizer(schema).fit(FRAME)
+    featurizer = Featurizer(schema).fit_vocabularies(FRAME)
     batch = featurizer.transform(FRAME)
     assert set(batch) == {"tokens", "author", "video", "date"}, "singletons have no input"
     ids, weights = batch["tokens"]["ids"], batch["tokens"]["weights"]
@@ -157,7 +157,7 @@ def test_featurizer_tensors():
 
 def test_featurizer_reads_pandas_2_and_3_strings_alike():
     schema = parse_schema(SPEC)
-    featurizer = Featurizer(schema).fit(FRAME)
+    featurizer = Featurizer(schema).fit_vocabularies(FRAME)
     arrow = FRAME.astype({"text": "string", "author": "string"})
     a, b = featurizer.transform(FRAME), featurizer.transform(arrow)
     for key in ("ids", "weights"):
@@ -168,7 +168,7 @@ def test_featurizer_reads_pandas_2_and_3_strings_alike():
 def test_featurizer_names_a_missing_column():
     featurizer = Featurizer(parse_schema(SPEC))
     with pytest.raises(KeyError, match="payload 'video' reads column 'video'"):
-        featurizer.fit(FRAME.drop(columns="video"))
+        featurizer.fit_vocabularies(FRAME.drop(columns="video"))
     with pytest.raises(RuntimeError, match="fit"):
         Featurizer(parse_schema(SPEC)).transform(FRAME)
 
@@ -182,7 +182,7 @@ def test_date_features():
 
 
 def test_take_selects_rows_of_every_payload():
-    featurizer = Featurizer(parse_schema(SPEC)).fit(FRAME)
+    featurizer = Featurizer(parse_schema(SPEC)).fit_vocabularies(FRAME)
     batch = featurizer.transform(FRAME)
     part = take(batch, np.array([True, False, False, True, False, False]))
     assert torch.equal(part["author"], batch["author"][[0, 3]])

@@ -99,34 +99,36 @@ except SchemaError as err:
 # %% [markdown]
 # ## Exercise 6.2: an encoder per payload type
 #
-# `Featurizer(schema).fit(train)` (given) learns vocabularies on the training rows and
-# `transform(df)` gives each payload's tensors: for a `sequence`, `{"ids", "weights"}`, both
-# $(n, T)$: row $i$'s n-gram ids $x_{it}$ (0 pads) and TF-IDF weights $w_{it}$; for a
-# `category`, $(n,)$ ids (0 = a category too rare in training: unknown); for a `date`,
-# $(n, 6)$ features. Each payload type has its encoder, giving $(n, d)$ with $d$ the
-# payload's `dim`:
+# `Featurizer(schema).fit_vocabularies(train)` (given) learns vocabularies on the training
+# rows and `transform(df)` gives each payload's tensors: for a `sequence`, `nn.EmbeddingBag`'s
+# input `{"ids", "offsets", "weights"}` (every row's n-gram ids $x_{it}$ one after the other,
+# where each row starts, TF-IDF weights $w_{it}$); for a `category`, $(n,)$ ids (0 = a
+# category too rare in training: unknown); for a `date`, $(n, 6)$ features. Each payload type
+# has its encoder (the layers are given), giving $(n, d)$ with $d$ the payload's `dim` and
+# $p$ its `dropout`:
 #
-# - sequence: $h_i = \sum_t w_{it} E_{x_{it}}$, a weighted bag of embeddings
-#   (`nn.EmbeddingBag(size, dim, mode="sum", padding_idx=0)` with `per_sample_weights`);
-# - category: $h_i = E_{c_i}$ (`nn.Embedding(size, dim, padding_idx=0)`: unknown stays
-#   $\mathbf{0}$, no information, since video 5 is unknown to a model trained on 1–4);
-# - date: $h_i = \mathrm{ReLU}(W x_i + b)$;
-# - singleton (the combiner): $h_i = \mathrm{Dropout}(\mathrm{ReLU}(W [h^{(1)}_i; \dots;
+# - sequence: $h_i = \mathrm{Dropout}_p(\mathrm{ReLU}(\sum_t w_{it} E_{x_{it}}))$, a weighted
+#   bag of embeddings (`self.bag(ids, offsets, per_sample_weights=weights)`);
+# - category: $h_i = E_{c_i}$, with $E_0 = \mathbf{0}$ for unknown (video 5 is unknown to a
+#   model trained on videos 1–4). In training, hide each row's category (set it to 0) with
+#   probability $p$: `torch.rand(ids.shape) < p`, so the model learns to do without it;
+# - date: $h_i = \mathrm{Dropout}_p(\mathrm{ReLU}(W x_i + b))$, built as
+#   `nn.Sequential(nn.Linear(size, dim), nn.ReLU(), nn.Dropout(p))`;
+# - singleton (the combiner): $h_i = \mathrm{Dropout}_p(\mathrm{ReLU}(W [h^{(1)}_i; \dots;
 #   h^{(B)}_i] + b))$ over its base payloads' encodings, concatenated in `base` order.
 #
-# Write `BagEncoder`, `Combiner` and `make_encoder(payload, size, base_dims)`, where `size`
-# is `featurizer.sizes[name]` (unused for singletons) and `base_dims` the base payloads' dims.
+# Write the three `forward`s and `make_encoder(payload, size, base_dims)`, where `size` is
+# `featurizer.sizes[name]` (unused for singletons) and `base_dims` the base payloads' dims;
+# an unknown type is a `ValueError` naming the payload.
 
 # %% tags=["export"]
 class BagEncoder(nn.Module):
-    """``Dropout(ReLU(sum_t w_it E[x_it]))``: (n, T) n-gram ids and weights -> (n, dim)."""
+    """``Dropout(ReLU(sum_t w_it E[x_it]))``: a bag of n-gram ids and weights -> (n, dim)."""
 
-    def __init__(self, vocab_size: int, dim: int, dropout: float):
+    def __init__(self, vocab_size: int, dim: int, dropout: float = 0.0):
         super().__init__()
-        # BEGIN SOLUTION 6.2
         self.bag = nn.EmbeddingBag(vocab_size, dim, mode="sum", padding_idx=0)
         self.dropout = nn.Dropout(dropout)
-        # END SOLUTION
 
     def forward(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
         # BEGIN SOLUTION 6.2
@@ -136,15 +138,12 @@ class BagEncoder(nn.Module):
 
 
 class CategoryEncoder(nn.Module):
-    """``E[c_i]``, with ``E[0] = 0`` for unknown; in training a known category is hidden
-    (set to unknown) with probability ``dropout``, so the model learns to do without it."""
+    """``E[c_i]``, ``E[0] = 0``; in training a category is hidden with probability ``p``."""
 
-    def __init__(self, n_categories: int, dim: int, dropout: float):
+    def __init__(self, n_categories: int, dim: int, dropout: float = 0.0):
         super().__init__()
-        # BEGIN SOLUTION 6.2
         self.embedding = nn.Embedding(n_categories, dim, padding_idx=0)
         self.p = dropout
-        # END SOLUTION
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         # BEGIN SOLUTION 6.2
@@ -157,11 +156,9 @@ class CategoryEncoder(nn.Module):
 class Combiner(nn.Module):
     """``Dropout(ReLU(W [h_1; ...; h_B] + b))``: several (n, d_b) encodings -> (n, dim)."""
 
-    def __init__(self, in_dims: list[int], dim: int, dropout: float):
+    def __init__(self, in_dims: list[int], dim: int, dropout: float = 0.0):
         super().__init__()
-        # BEGIN SOLUTION 6.2
         self.layer = nn.Sequential(nn.Linear(sum(in_dims), dim), nn.ReLU(), nn.Dropout(dropout))
-        # END SOLUTION
 
     def forward(self, parts: list[torch.Tensor]) -> torch.Tensor:
         # BEGIN SOLUTION 6.2
@@ -204,10 +201,11 @@ check("q2")
 # - the task's logits from the attended representation: $z_i = W \sum_s \alpha_{is} r_{is}
 #   + b$.
 #
-# Write `SliceHeads(dim, n_classes, n_slices, expert_dim)`: its `forward(h)` returns a dict
-# with `logits` $(n, k)$, `indicators` $(n, S+1)$, `experts` (the predictors' logits,
-# $(n, S+1, k)$) and `attention` $(n, S+1)$. One `nn.Linear(dim, (S+1) * e)` computes every
-# expert at once; keep $P$ as a parameter of shape $(S+1, e, k)$ and use `torch.einsum`.
+# Write `SliceHeads.forward(h)` (the layers are given: `indicator` computes every $u_{is}$ at
+# once, `experts` every $V_s h_i + b_s$ as one $(n, (S+1)e)$ matrix, `predictor_weight` is
+# $P$, $(S+1, e, k)$, with `predictor_bias` $q$; `head` is $W, b$). It returns a dict with
+# `logits` $(n, k)$, `indicators` $(n, S+1)$, `experts` (the predictors' logits $g$,
+# $(n, S+1, k)$) and `attention` $(n, S+1)$. `torch.einsum` applies every $P_s$ at once.
 
 # %% tags=["export"]
 class SliceHeads(nn.Module):
@@ -216,14 +214,12 @@ class SliceHeads(nn.Module):
     def __init__(self, dim: int, n_classes: int, n_slices: int, expert_dim: int = 32):
         super().__init__()
         self.n_slices, self.expert_dim = n_slices + 1, expert_dim  # + the base slice
-        # BEGIN SOLUTION 6.3
         S, e = self.n_slices, expert_dim
         self.indicator = nn.Linear(dim, S)
         self.experts = nn.Linear(dim, S * e)
         self.predictor_weight = nn.Parameter(torch.randn(S, e, n_classes) / np.sqrt(e))
         self.predictor_bias = nn.Parameter(torch.zeros(S, n_classes))
         self.head = nn.Linear(e, n_classes)
-        # END SOLUTION
 
     def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
         # BEGIN SOLUTION 6.3
@@ -298,7 +294,7 @@ def compile_schema(schema: Schema, featurizer: Featurizer, seed: int = 0) -> Com
 
 # %%
 check("q4")
-featurizer = Featurizer(schema).fit(train)
+featurizer = Featurizer(schema).fit_vocabularies(train)
 batch = {name: featurizer.transform(df) for name, df in
          (("train", train), ("valid", valid), ("test", test))}
 model = compile_schema(schema, featurizer)
@@ -319,9 +315,9 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters; "
 #
 # Then `probabilistic_labels(schema, task, votes)`: combine the votes with `OneCoinModel`
 # (given; one accuracy per source, $\log P(y \mid L_i) = \log\pi_y + \sum_j [L_{ij} = y]
-# \log\frac{a_j (k-1)}{1 - a_j} + c$), fitted with `fit(votes[rows], gold[rows])` on the rows
+# \log\frac{a_j (k-1)}{1 - a_j} + c$), fitted with `fit_accuracies(votes[rows], gold[rows])` on the rows
 # where the task's gold sources (its `column` sources; the first one wins) have a label,
-# without labels (`fit(votes)`) when none has. Use `OneCoinModel(k, max_accuracy=0.99)` so
+# without labels (`fit_accuracies(votes)`) when none has. Use `OneCoinModel(k, max_accuracy=0.99)` so
 # gold can outvote an LF. Return the $(n, k)$ probabilities and a boolean `covered`: the rows
 # some source voted on (the others carry no information and are not trained on).
 
@@ -366,9 +362,9 @@ def probabilistic_labels(schema: Schema, task: str,
     combiner = OneCoinModel(k, max_accuracy=0.99)
     labelled = votes[:, gold[0]] != ABSTAIN if gold else np.zeros(len(votes), bool)
     if labelled.any():
-        combiner.fit(votes[labelled], votes[labelled, gold[0]].astype(np.int64))
+        combiner.fit_accuracies(votes[labelled], votes[labelled, gold[0]].astype(np.int64))
     else:
-        combiner.fit(votes)
+        combiner.fit_accuracies(votes)
     return combiner.predict_proba(votes), (votes != ABSTAIN).any(axis=1)
     # END SOLUTION
 
@@ -450,7 +446,7 @@ def train_model(model: nn.Module, batch: Mapping, targets: np.ndarray, members: 
 check("q6")
 
 
-def fit(schema: Schema, seed: int = 0) -> tuple[CompiledModel, float]:
+def train_schema(schema: Schema, seed: int = 0) -> tuple[CompiledModel, float]:
     """Compile ``schema``, train it on the covered training rows; the model and seconds."""
     model = compile_schema(schema, featurizer, seed)
     members = slice_membership(schema, train, SLICE_FUNCTIONS)
@@ -460,14 +456,14 @@ def fit(schema: Schema, seed: int = 0) -> tuple[CompiledModel, float]:
     return model, time.perf_counter() - start
 
 
-def predict(model: CompiledModel, split: str) -> np.ndarray:
+def predict_split(model: CompiledModel, split: str) -> np.ndarray:
     with torch.no_grad():
         return model(batch[split])["spam"]["logits"].argmax(dim=1).numpy()
 
 
 SLICE_FUNCTIONS: dict[str, Callable] = {}
-baseline, seconds = fit(schema)
-print(f"trained in {seconds:.1f} s: test accuracy {(predict(baseline, 'test') == test.label).mean():.3f}")
+baseline, seconds = train_schema(schema)
+print(f"trained in {seconds:.1f} s: test accuracy {(predict_split(baseline, 'test') == test.label).mean():.3f}")
 
 # %% [markdown]
 # ## Exercise 6.7: monitoring by slice, with honest intervals
@@ -613,7 +609,7 @@ CANDIDATES = [{"name": "link", "column": "text", "pattern": r"https?://|www\.|\.
               {"name": "long_comment", "function": "long_comment"}]
 candidates = schema.with_slices(*CANDIDATES)
 names = [s.name for s in candidates.slices]
-valid_report = slice_report(valid.label, predict(baseline, "valid"),
+valid_report = slice_report(valid.label, predict_split(baseline, "valid"),
                             slice_membership(candidates, valid, SLICE_FUNCTIONS), names)
 critical = weakest_slice(valid_report)
 print(f"weakest slice on valid: {critical}")
@@ -621,11 +617,11 @@ valid_report.round(3)
 
 # %%
 sliced_schema = schema.with_slices(next(c for c in CANDIDATES if c["name"] == critical))
-sliced, sliced_seconds = fit(sliced_schema)
+sliced, sliced_seconds = train_schema(sliced_schema)
 test_members = slice_membership(candidates, test, SLICE_FUNCTIONS)
-reports = {"baseline": slice_report(test.label, predict(baseline, "test"), test_members, names),
-           "slice-aware": slice_report(test.label, predict(sliced, "test"), test_members, names)}
-comparison = compare_models(test.label, predict(baseline, "test"), predict(sliced, "test"),
+reports = {"baseline": slice_report(test.label, predict_split(baseline, "test"), test_members, names),
+           "slice-aware": slice_report(test.label, predict_split(sliced, "test"), test_members, names)}
+comparison = compare_models(test.label, predict_split(baseline, "test"), predict_split(sliced, "test"),
                             test_members, names)
 print(f"training: baseline {seconds:.1f} s, slice-aware {sliced_seconds:.1f} s")
 comparison.round(3)

@@ -451,7 +451,7 @@ class Featurizer:
         self._vectorizers: dict[str, list] = {}
         self._categories: dict[str, dict[str, int]] = {}
 
-    def fit(self, frame: pd.DataFrame) -> "Featurizer":
+    def fit_vocabularies(self, frame: pd.DataFrame) -> "Featurizer":
         """Learn the vocabularies from ``frame`` (the training rows only)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -488,7 +488,7 @@ class Featurizer:
         import torch
 
         if not self.sizes and self.schema.payloads:
-            raise RuntimeError("call fit(train_frame) before transform(frame)")
+            raise RuntimeError("call fit_vocabularies(train_frame) before transform(frame)")
         out: dict[str, Any] = {}
         for p in self.schema.payloads:
             if p.type == "sequence":

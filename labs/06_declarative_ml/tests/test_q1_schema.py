@@ -52,7 +52,7 @@ def test_schema_compiles_and_reads_the_data(sub, ref, rng):
         "author": rng.choice(["ann", "bob", "cy"], size=n), "video": rng.integers(1, 5, n),
         "date": pd.Timestamp("2014-06-01") + pd.to_timedelta(rng.integers(0, 10**7, n), "s"),
         "gold": rng.integers(-1, 2, n)})
-    featurizer = Featurizer(schema).fit(frame)
+    featurizer = Featurizer(schema).fit_vocabularies(frame)
     model = ref.compile_schema(schema, featurizer)
     with torch.no_grad():
         logits = model(featurizer.transform(frame))["spam"]["logits"]

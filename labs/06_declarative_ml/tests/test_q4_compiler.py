@@ -8,7 +8,7 @@ from mlsys_edu.lab import question
 
 SCHEMA = {
     "payloads": [{"name": "words", "type": "sequence", "column": "text", "dim": 5,
-                  "char_ngrams": None, "min_count": 1},
+                  "char_ngrams": None, "word_ngrams": [1, 1], "min_count": 1},
                  {"name": "who", "type": "category", "column": "author", "dim": 3,
                   "min_count": 1},
                  {"name": "row", "type": "singleton", "base": ["words", "who"], "dim": 6,
@@ -33,7 +33,7 @@ def _n_params(module) -> int:
 @question("q4", points=2)
 def test_baseline_has_one_head_per_task(sub):
     schema = sub.parse_schema(SCHEMA)  # built in the submission, like everything it is given
-    featurizer = sub.Featurizer(schema).fit(FRAME)
+    featurizer = sub.Featurizer(schema).fit_vocabularies(FRAME)
     model = sub.compile_schema(schema, featurizer)
     model.eval()
     out = _outputs(model, featurizer.transform(FRAME))
@@ -48,7 +48,7 @@ def test_baseline_has_one_head_per_task(sub):
 def test_seeded_and_slice_aware(sub):
     sliced = sub.parse_schema({**SCHEMA, "slices": [
         {"name": "buy", "column": "text", "pattern": "buy"}]})
-    featurizer = sub.Featurizer(sliced).fit(FRAME)
+    featurizer = sub.Featurizer(sliced).fit_vocabularies(FRAME)
     batch = featurizer.transform(FRAME)
     one, two = sub.compile_schema(sliced, featurizer, seed=3), sub.compile_schema(
         sliced, featurizer, seed=3)
@@ -87,11 +87,11 @@ def test_random_schemas_match_reference(sub, ref, rng):
                   for j in range(int(rng.integers(0, 3)))]
         spec = {"payloads": payloads, "tasks": tasks, "slices": slices}
         schema = ref.parse_schema(spec)
-        featurizer = ref.Featurizer(schema).fit(frame)
+        featurizer = ref.Featurizer(schema).fit_vocabularies(frame)
         batch = featurizer.transform(frame)
         theirs = ref.compile_schema(schema, featurizer, seed=trial)
         ours_schema = sub.parse_schema(spec)
-        ours = sub.compile_schema(ours_schema, sub.Featurizer(ours_schema).fit(frame), seed=trial)
+        ours = sub.compile_schema(ours_schema, sub.Featurizer(ours_schema).fit_vocabularies(frame), seed=trial)
         ours.load_state_dict({k: v.clone() for k, v in theirs.state_dict().items()})
         ours.eval()
         theirs.eval()

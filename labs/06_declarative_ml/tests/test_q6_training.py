@@ -87,7 +87,7 @@ def _toy(rng, n=120):
 def test_training_reduces_the_loss(sub, rng):
     frame, targets = _toy(rng)
     schema = sub.parse_schema(SPEC)
-    featurizer = sub.Featurizer(schema).fit(frame)
+    featurizer = sub.Featurizer(schema).fit_vocabularies(frame)
     batch = featurizer.transform(frame)
     model = sub.compile_schema(schema, featurizer)
     losses = [float(x) for x in sub.train_model(model, batch, targets, np.zeros((120, 0), bool),
@@ -112,11 +112,11 @@ def test_training_matches_reference_from_the_same_weights(sub, ref, rng):
     frame, targets = _toy(rng, 80)
     spec = {**SPEC, "slices": [{"name": "buy", "column": "text", "pattern": "buy"}]}
     theirs_schema, ours_schema = ref.parse_schema(spec), sub.parse_schema(spec)
-    featurizer = ref.Featurizer(theirs_schema).fit(frame)
+    featurizer = ref.Featurizer(theirs_schema).fit_vocabularies(frame)
     batch = featurizer.transform(frame)
     members = ref.slice_membership(theirs_schema, frame)
     theirs = ref.compile_schema(theirs_schema, featurizer, seed=1)
-    ours = sub.compile_schema(ours_schema, sub.Featurizer(ours_schema).fit(frame), seed=1)
+    ours = sub.compile_schema(ours_schema, sub.Featurizer(ours_schema).fit_vocabularies(frame), seed=1)
     ours.load_state_dict({key: v.clone() for key, v in theirs.state_dict().items()})
     expected = ref.train_model(theirs, batch, targets, members, steps=15, lr=0.02, seed=2)
     got = [float(x) for x in sub.train_model(ours, batch, targets, members, steps=15, lr=0.02,

@@ -32,7 +32,7 @@ def test_slice_report(sub):
                                     "f1_high"]
     assert list(report["count"]) == [10, 5, 0]
     assert report.loc["first", "accuracy"] == pytest.approx(0.8)
-    assert report.loc["first", "f1"] == pytest.approx(2 * 4 / (8 + 1))
+    assert report.loc["first", "f1"] == pytest.approx(2 * 3 / (2 * 3 + 0 + 1))  # TP 3, FN 1
     assert np.isnan(report.loc["empty", "accuracy"]) and np.isnan(report.loc["empty", "acc_low"])
     assert (report.loc[["all", "first"], "acc_low"] <= report.loc[["all", "first"], "accuracy"]).all()
 
