@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlsys_edu.labkit.text_search import search_texts
+
 PAYLOAD_TYPES = ("sequence", "category", "date", "singleton")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Date features: years since 2013, hour and weekday on the circle, and "no date".
@@ -574,7 +576,8 @@ def slice_membership(schema: Schema, frame: pd.DataFrame,
                      functions: Mapping[str, SlicingFunction] | None = None) -> np.ndarray:
     """``members[i, s]``: row ``i`` is in the schema's slice ``s``, (n, S) bool.
 
-    A pattern slice searches its column with Python's ``re`` (case-insensitive); a function
+    A pattern slice searches its column with Python's ``re`` semantics, case-sensitive as
+    written (start the pattern with ``(?i)`` to ignore case); a function
     slice calls ``functions[name](frame)``, which must return one boolean per row. A function
     that is missing, raises, or returns anything else is refused with the slice's name.
     """
@@ -586,8 +589,7 @@ def slice_membership(schema: Schema, frame: pd.DataFrame,
             if sl.column not in frame.columns:
                 raise SliceFunctionError(f"{where}: the data has no column {sl.column!r}; "
                                          f"columns: {', '.join(map(str, frame.columns))}")
-            search = re.compile(sl.pattern, re.IGNORECASE).search
-            members[:, s] = [bool(search(t)) for t in _texts(frame[sl.column])]
+            members[:, s] = search_texts(_texts(frame[sl.column]), sl.pattern, ignore_case=False)
             continue
         if sl.function not in functions:
             raise SliceFunctionError(f"{where}: no slicing function named {sl.function!r}; "
@@ -634,3 +636,38 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     for i, index in enumerate(frame.index):
         lines.append("| " + " | ".join([cell(index)] + [cell(col[i]) for col in columns]) + " |")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ figures
+def plot_slice_comparison(reports: Mapping[str, pd.DataFrame], comparison: pd.DataFrame,
+                          title: str = "") -> Any:
+    """One figure, two panels: each model's accuracy per slice with its 95% interval (left;
+    one marker per model, tab10 colours), and the paired difference of the last model minus
+    the first with its interval (right; a dashed line at 0). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    names = list(next(iter(reports.values())).index)
+    counts = next(iter(reports.values()))["count"]
+    y_pos = np.arange(len(names))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.45 * len(names) + 1.6),
+                                      sharey=True, gridspec_kw={"width_ratios": [3, 2]})
+    step = 0.3 / max(len(reports) - 1, 1)
+    for i, ((label, report), marker) in enumerate(zip(reports.items(), "osD^v")):
+        acc = report["accuracy"].to_numpy(float)
+        err = [acc - report["acc_low"].to_numpy(float), report["acc_high"].to_numpy(float) - acc]
+        left.errorbar(acc, y_pos - 0.15 + i * step, xerr=err, fmt=marker, capsize=3,
+                      label=label)
+    left.set_yticks(y_pos, [f"{n} (n={int(c)})" for n, c in zip(names, counts)])
+    left.invert_yaxis()
+    left.set(xlabel="test accuracy (95% bootstrap interval)", title=title)
+    left.legend(loc="lower left")
+    delta = comparison["delta"].to_numpy(float)
+    right.errorbar(delta, y_pos, fmt="D", color="tab:purple", capsize=3,
+                   xerr=[delta - comparison["delta_low"].to_numpy(float),
+                         comparison["delta_high"].to_numpy(float) - delta])
+    right.axvline(0, color="grey", linestyle="--", linewidth=1)
+    labels = list(reports)
+    right.set(xlabel=f"{labels[-1]} − {labels[0]} (paired 95% interval)",
+              title="difference in accuracy")
+    fig.tight_layout()
+    return fig

@@ -77,11 +77,11 @@ def test_category_dropout_hides_categories_in_training_only(sub):
 
 
 @question("q2", points=2)
-def test_combiner_concatenates_then_relu_and_dropout(sub):
+def test_combiner_is_linear_relu_dropout(sub):
     single = sub.make_encoder(sub.Payload("c", "singleton", base=("a", "b"), dim=4, dropout=0.5),
                               0, [3, 2])
     assert _n_params(single) == (3 + 2) * 4 + 4, "one linear layer over the concatenation"
-    parts = [torch.randn(200, 3), torch.randn(200, 2)]
+    parts = torch.cat([torch.randn(200, 3), torch.randn(200, 2)], dim=1)  # as the compiler does
     single.eval()
     a, b = np.asarray(single(parts).detach()), np.asarray(single(parts).detach())
     assert a.shape == (200, 4) and (a >= 0).all()
@@ -112,7 +112,7 @@ def test_encoders_match_reference(sub, ref, rng):
             ours.load_state_dict(state)  # the names of 6.2's handout
             ours.eval()
             theirs.eval()
-            n = 25
+            n = 200
             if kind == "sequence":
                 lengths = rng.integers(0, 7, n)
                 x = _bag([rng.integers(0, size, k).tolist() for k in lengths],
@@ -122,7 +122,7 @@ def test_encoders_match_reference(sub, ref, rng):
             elif kind == "date":
                 x = torch.tensor(rng.normal(size=(n, 6)), dtype=torch.float32)
             else:
-                x = [torch.tensor(rng.normal(size=(n, d)), dtype=torch.float32) for d in dims]
+                x = torch.tensor(rng.normal(size=(n, sum(dims))), dtype=torch.float32)
             with torch.no_grad():
                 expected = theirs(x).numpy()
             np.testing.assert_allclose(np.asarray(ours(x).detach()), expected, atol=1e-5,
@@ -134,12 +134,14 @@ def test_encoders_match_reference(sub, ref, rng):
                 hidden = (ours(ids) == 0).all(dim=1).float().mean().item()
                 assert abs(hidden - p_drop) < 0.05, f"dropout {p_drop}, {hidden:.2f} hidden"
                 continue
-            torch.manual_seed(5)
-            expected = theirs(x).detach().numpy()
-            torch.manual_seed(5)
-            np.testing.assert_allclose(np.asarray(ours(x).detach()), expected, atol=1e-5,
-                                       err_msg=f"{kind} encoder in train mode: the payload's "
-                                       f"dropout ({p_drop}) on its output")
+            trained = np.asarray(ours(x).detach())  # (n, dim): some units dropped
+            alive = expected > 1e-4
+            dropped = (trained[alive] == 0).mean()
+            assert abs(dropped - p_drop) < 0.12, \
+                f"{kind} encoder in train mode drops {dropped:.2f} of its units, not {p_drop}"
+            kept = alive & (trained != 0)
+            np.testing.assert_allclose(trained[kept], expected[kept] / (1 - p_drop), rtol=1e-4,
+                                       err_msg=f"{kind}: dropout on the encoder's output")
 
 
 @question("q2", points=1, hidden=True)

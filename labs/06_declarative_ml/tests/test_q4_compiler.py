@@ -77,7 +77,7 @@ def test_random_schemas_match_reference(sub, ref, rng):
                     {"name": "v", "type": "category", "column": "video", "dim": 2},
                     {"name": "d", "type": "date", "column": "date", "dim": 3},
                     {"name": "a", "type": "category", "column": "author", "dim": 4}]
-        base = [p["name"] for p in payloads if rng.random() < 0.7] or ["t"]
+        base = [str(p["name"]) for p in rng.permutation(payloads) if rng.random() < 0.7] or ["t"]
         payloads.insert(int(rng.integers(0, 4)), {"name": "s", "type": "singleton",
                                                   "base": base, "dim": 5, "dropout": 0.0})
         tasks = [{"name": f"task{j}", "payload": str(rng.choice(["s", "t", "s"])),
