@@ -135,24 +135,53 @@ def test_config_lines_counts_what_a_person_writes():
 
 
 # ------------------------------------------------------------------------------ featurizing
+def _rows(bag) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A bag's (ids, weights) row by row, split at its offsets."""
+    ends = [*bag["offsets"].tolist()[1:], len(bag["ids"])]
+    return [(bag["ids"][a:b].numpy(), bag["weights"][a:b].numpy())
+            for a, b in zip(bag["offsets"].tolist(), ends)]
+
+
 def test_featurizer_tensors():
     schema = parse_schema(SPEC)
     featurizer = Featurizer(schema).fit_vocabularies(FRAME)
     batch = featurizer.transform(FRAME)
     assert set(batch) == {"tokens", "author", "video", "date"}, "singletons have no input"
-    ids, weights = batch["tokens"]["ids"], batch["tokens"]["weights"]
-    assert ids.shape == weights.shape and ids.dtype == torch.int64
-    assert ids.max() < featurizer.sizes["tokens"] and ids.min() >= 0
-    assert ((ids == 0) == (weights == 0)).all(), "id 0 pads, with weight 0"
-    norms = weights.pow(2).sum(1)
-    np.testing.assert_allclose(norms[[0, 1, 2, 3, 5]], 1.0, atol=1e-5)
-    assert norms[4] == 0, "an empty comment has no n-grams"
+    bag = batch["tokens"]
+    assert bag["ids"].shape == bag["weights"].shape and bag["ids"].dtype == torch.int64
+    assert bag["offsets"].shape == (len(FRAME),) and bag["offsets"][0] == 0
+    assert bag["ids"].min() >= 1, "id 0 is left free for padding"
+    assert bag["ids"].max() < featurizer.sizes["tokens"]
+    rows = _rows(bag)
+    for i in (0, 1, 2, 3, 5):
+        ids, weights = rows[i]
+        assert len(np.unique(ids)) == len(ids), "each n-gram once per row"
+        np.testing.assert_allclose((weights.astype(np.float64) ** 2).sum(), 1.0, atol=1e-5)
+        assert (weights > 0).all()
+    assert len(rows[4][0]) == 0, "an empty comment has no n-grams"
+    np.testing.assert_array_equal(rows[1][0], rows[1][0][np.argsort(rows[1][0])])
     # categories seen once (cy, dee; video 3) are unknown (0), the others 1..
     np.testing.assert_array_equal(batch["author"], [1, 2, 1, 0, 2, 0])
     np.testing.assert_array_equal(batch["video"], [1, 1, 2, 0, 2, 1])
     assert featurizer.sizes["author"] == 3 and featurizer.sizes["date"] == len(DATE_FEATURES)
     unseen = featurizer.transform(FRAME.assign(author="zed", text="zzz qqq"))
-    assert (unseen["author"] == 0).all() and (unseen["tokens"]["weights"] == 0).all()
+    assert (unseen["author"] == 0).all() and len(unseen["tokens"]["ids"]) == 0
+
+
+def test_featurizer_keeps_the_heaviest_n_grams():
+    spec = copy.deepcopy(SPEC)
+    spec["payloads"][0].update(max_tokens=3, min_count=1)
+    featurizer = Featurizer(parse_schema(spec)).fit_vocabularies(FRAME)
+    full = copy.deepcopy(SPEC)
+    full["payloads"][0].update(max_tokens=10**6, min_count=1)
+    everything = Featurizer(parse_schema(full)).fit_vocabularies(FRAME)
+    for (ids, weights), (all_ids, all_weights) in zip(_rows(featurizer.transform(FRAME)["tokens"]),
+                                                      _rows(everything.transform(FRAME)["tokens"])):
+        assert len(ids) == min(3, len(all_ids))
+        if len(ids):  # the three of highest TF-IDF weight, renormalised
+            assert set(ids) <= set(all_ids)
+            assert np.sort(all_weights)[-len(ids)] <= all_weights[np.isin(all_ids, ids)].min() + 1e-6
+            np.testing.assert_allclose((weights.astype(np.float64) ** 2).sum(), 1.0, atol=1e-5)
 
 
 def test_featurizer_reads_pandas_2_and_3_strings_alike():
@@ -186,7 +215,14 @@ def test_take_selects_rows_of_every_payload():
     batch = featurizer.transform(FRAME)
     part = take(batch, np.array([True, False, False, True, False, False]))
     assert torch.equal(part["author"], batch["author"][[0, 3]])
-    assert torch.equal(part["tokens"]["ids"], batch["tokens"]["ids"][[0, 3]])
+    rows, picked = _rows(batch["tokens"]), _rows(part["tokens"])
+    assert len(picked) == 2
+    for (ids, weights), i in zip(picked, (0, 3)):
+        np.testing.assert_array_equal(ids, rows[i][0])
+        np.testing.assert_array_equal(weights, rows[i][1])
+    assert torch.equal(take(batch, np.array([3, 0]))["video"], batch["video"][[3, 0]])
+    empty = take(batch, np.zeros(6, bool))
+    assert len(empty["tokens"]["ids"]) == 0 and len(empty["author"]) == 0
 
 
 # ------------------------------------------------------------------------------ slices
@@ -221,3 +257,35 @@ def test_markdown_table():
                          index=pd.Index(["all", "a|b"], name="slice"))
     assert markdown_table(frame).splitlines() == [
         "| slice | count | acc |", "|---|---|---|", "| all | 3 | 0.912 |", "| a\\|b | 0 |  |"]
+
+
+def test_pattern_slices_are_case_sensitive_as_written():
+    schema = parse_schema({**SPEC, "slices": [
+        {"name": "shouting", "column": "text", "pattern": "[A-Z]{4}"},
+        {"name": "song", "column": "text", "pattern": "(?i)SONG"}]})
+    frame = pd.DataFrame({"text": ["LOVE it", "love it", "Song!", None]})
+    np.testing.assert_array_equal(slice_membership(schema, frame),
+                                  [[True, False], [False, False], [False, True], [False, False]])
+
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@hypothesis.settings(max_examples=25, deadline=None)
+@hypothesis.given(texts=st.lists(st.text(alphabet="ab c!", max_size=12), min_size=1, max_size=8),
+                  data=st.data())
+def test_take_is_transforming_the_chosen_rows(texts, data):
+    """take(transform(df), rows) == transform(df.iloc[rows]), for any rows in any order."""
+    frame = pd.DataFrame({"text": texts, "author": [t[:1] for t in texts]})
+    spec = {"payloads": [{"name": "tokens", "type": "sequence", "column": "text",
+                          "min_count": 1, "char_ngrams": [1, 2]},
+                         {"name": "author", "type": "category", "min_count": 1}],
+            "tasks": [{"name": "spam", "payload": "tokens", "classes": ["ham", "spam"]}]}
+    featurizer = Featurizer(parse_schema(spec)).fit_vocabularies(frame)
+    rows = data.draw(st.lists(st.integers(0, len(texts) - 1), max_size=10))
+    part = take(featurizer.transform(frame), np.array(rows, dtype=np.int64))
+    direct = featurizer.transform(frame.iloc[rows])
+    assert torch.equal(part["author"], direct["author"])
+    for key in ("ids", "offsets", "weights"):
+        assert torch.equal(part["tokens"][key], direct["tokens"][key]), key

@@ -509,7 +509,7 @@ class Featurizer:
         """Rows' n-gram ids (from 1), where each row starts, and l2-normalised weights."""
         from scipy import sparse
 
-        parts = [v.transform(texts) if v.vocabulary_ else sparse.csr_matrix((len(texts), 0))
+        parts = [v.transform(texts) if v.vocabulary_ and texts else sparse.csr_matrix((len(texts), 0))
                  for v in self._vectorizers[p.name]]
         X = sparse.hstack(parts, format="csr") if parts else sparse.csr_matrix((len(texts), 0))
         X.sort_indices()
