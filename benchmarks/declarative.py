@@ -22,6 +22,7 @@ config (both written as block-style YAML, blank lines and comments not counted).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -246,6 +247,7 @@ def _ludwig(case: dict[str, Any]) -> dict[str, float]:
     data = data.assign(label=data["label"].astype(bool))
     config = yaml.safe_load(Path(case["ludwig"]).read_text(encoding="utf-8"))
     out_dir = str(Path(case["workdir"]) / "ludwig-results")
+    os.chdir(case["workdir"])  # Ludwig writes a preprocessing lock file into the cwd
     _warm_torch()
     start = time.perf_counter()
     model = api.LudwigModel(config, logging_level=logging.ERROR, backend="local")
