@@ -41,6 +41,7 @@ LFS = {lf.name: (lambda df, lf=lf: lf.votes(list(df["text"]))) for lf in SPAM_PA
 # expressions) vote on every comment. Each comment also has an author, a video and a date.
 
 # %%
+torch.set_num_threads(1)  # models this small train fastest on one thread; more contend
 splits = youtube_spam()
 labels = load_youtube_spam().drop_duplicates("comment_id").set_index("comment_id")["label"]
 train = splits.train.assign(gold=np.where(splits.train["video"] <= 2,
@@ -586,14 +587,13 @@ for name, row in comparison.iterrows():
           f"[{row.delta_low:+.3f}, {row.delta_high:+.3f}] -> {verdict}")
 
 # %% [markdown]
-# **Did slice capacity help?** Read the intervals, not the points. A slice of a few dozen
-# test comments has an accuracy interval some 20 points wide; the paired difference is
-# narrower (both models scored on the same resampled rows), but the models disagree on a
-# handful of comments only; the verdicts above say whether any slice moved beyond noise. Two
-# more doubts: six slices make six 95% intervals (one misses by chance a quarter of the time),
-# and one training seed (another moves the points too). The honest summary: *on this data,
-# slice capacity is not shown to help*. Slice-based learning measured gains of a few points
-# on slices of thousands of rows: to see one here, get many more labelled comments of the
-# slice (ask the team, or program them with LFs). **Going further.** Drop the `video` or
-# `date` payload (one line): which payloads carry over to a video the model has never seen?
-# Add a task (is it about the song?) with its own LFs.
+# **Did slice capacity help?** Read the intervals, not the points. A few dozen test comments
+# give an accuracy interval some 20 points wide; the paired difference is narrower (the same
+# resampled rows for both models), but the models disagree on a handful of comments; the
+# verdicts above say whether any slice moved beyond noise. Two more doubts: six slices make
+# six 95% intervals (one misses by chance a quarter of the time), and one training seed
+# (another moves the points too). The honest summary: *on this data, slice capacity is not
+# shown to help*. Slice-based learning measured gains of a few points on slices of thousands
+# of rows: to see one here, get many more labelled comments of the slice (ask the team, or
+# program them with LFs). **Going further.** Drop the `video` or `date` payload: which carry
+# over to an unseen video? Add a task (is it about the song?) with its own LFs.

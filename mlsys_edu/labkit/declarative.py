@@ -645,6 +645,7 @@ def plot_slice_comparison(reports: Mapping[str, pd.DataFrame], comparison: pd.Da
     one marker per model, tab10 colours), and the paired difference of the last model minus
     the first with its interval (right; a dashed line at 0). Returns the figure."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     names = list(next(iter(reports.values())).index)
     counts = next(iter(reports.values()))["count"]
@@ -659,15 +660,17 @@ def plot_slice_comparison(reports: Mapping[str, pd.DataFrame], comparison: pd.Da
                       label=label)
     left.set_yticks(y_pos, [f"{n} (n={int(c)})" for n, c in zip(names, counts)])
     left.invert_yaxis()
-    left.set(xlabel="test accuracy (95% bootstrap interval)", title=title)
-    left.legend(loc="lower left")
+    left.set(xlabel="test accuracy (95% bootstrap interval)")
+    left.legend(ncol=len(reports), loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
     delta = comparison["delta"].to_numpy(float)
     right.errorbar(delta, y_pos, fmt="D", color="tab:purple", capsize=3,
                    xerr=[delta - comparison["delta_low"].to_numpy(float),
                          comparison["delta_high"].to_numpy(float) - delta])
     right.axvline(0, color="grey", linestyle="--", linewidth=1)
     labels = list(reports)
-    right.set(xlabel=f"{labels[-1]} − {labels[0]} (paired 95% interval)",
-              title="difference in accuracy")
+    right.xaxis.set_major_locator(MaxNLocator(5))
+    right.set(xlabel=f"accuracy, {labels[-1]} − {labels[0]} (paired 95% interval)")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
