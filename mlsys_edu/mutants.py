@@ -19,6 +19,9 @@ dropped         a statement replaced by ``pass``             ``L = validate(L)``
 swapped         a call's first two positional arguments     ``f(a, b)`` -> ``f(b, a)``
 ==============  ==========================================  ==============================
 
+Arguments are never swapped in calls of functions whose order cannot matter (``max``, ``min``,
+``np.maximum``, ... see ``SYMMETRIC_CALLS``): those mutants would all be equivalent.
+
 Each mutant becomes a solution notebook that the real batch grader grades (warm pool, in
 parallel). A mutant that still scores full marks *survives*: either the tests have a gap there,
 or the change cannot matter (an equivalent mutant). The report names each survivor's line so a
@@ -58,6 +61,9 @@ _COMPARISON_TEXT = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.
                     ast.IsNot: "is not"}
 _BINOP_SWAPS = {ast.Add: ("+", "-"), ast.Sub: ("-", "+"), ast.Mult: ("*", "/"),
                 ast.Div: ("/", "*")}
+# Calls whose first two arguments commute: swapping them cannot change the result.
+SYMMETRIC_CALLS = {"max", "min", "maximum", "minimum", "fmax", "fmin", "hypot", "array_equal",
+                   "gcd", "lcm", "add", "multiply"}
 _DROPPABLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.If, ast.Raise)
 
 
@@ -150,6 +156,13 @@ class MutationReport:
 # ----------------------------------------------------------------------------------------------
 # Finding the slips
 # ----------------------------------------------------------------------------------------------
+def _symmetric(call: ast.Call) -> bool:
+    """``max(a, b)``, ``np.maximum(a, b)``, ...: a call in which ``f(a, b) == f(b, a)``."""
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+    return name in SYMMETRIC_CALLS and len(call.args) == 2 and not call.keywords
+
+
 class _CellMutator:
     """The mutations of one code cell's solution regions (AST offsets are UTF-8 bytes)."""
 
@@ -242,7 +255,7 @@ class _CellMutator:
                 swapped = str(1 - value.value)
                 yield self._replace("axis", value, *self._span(value), swapped,
                                     f"{node.arg}={value.value} -> {node.arg}={swapped}")
-        elif isinstance(node, ast.Call) and len(node.args) >= 2:
+        elif isinstance(node, ast.Call) and len(node.args) >= 2 and not _symmetric(node):
             first, second = node.args[0], node.args[1]
             if (first.lineno == second.lineno == (first.end_lineno or 0) == second.end_lineno
                     and not isinstance(first, ast.Starred) and not isinstance(second, ast.Starred)):
@@ -391,19 +404,16 @@ def mutant_notebooks(lab: Lab, mutations: list[Mutation], folder: Path,
     return paths
 
 
-def mutation_test(lab: Lab, k: int, seed: int = 0, workers: int | None = None,
-                  options: Any = None, progress: bool = True) -> MutationReport:
-    """Grade ``k`` sampled mutants of the lab's solution with the batch grader."""
-    from mlsys_edu.grader import grade_batch
+def choose_mutants(lab: Lab, k: int, seed: int) -> tuple[list[Mutation], int]:
+    """``k`` mutations of the lab's solution, sampled with ``seed``, and how many there were."""
+    candidates = find_mutations(parse_lab_source(lab.source, str(int(lab.number))))
+    return sample(candidates, k, seed), len(candidates)
 
-    source = parse_lab_source(lab.source, str(int(lab.number)))
-    candidates = find_mutations(source)
-    chosen = sample(candidates, k, seed)
-    questions = exercise_questions(source)
-    with tempfile.TemporaryDirectory(prefix=f"mutants-{lab.name}-") as tmp:
-        paths = mutant_notebooks(lab, chosen, Path(tmp) / "submissions")
-        records = grade_batch(lab, paths, Path(tmp) / "graded", workers=workers,
-                              options=options, progress=progress)
+
+def mutation_report(lab: Lab, chosen: list[Mutation], paths: list[Path],
+                    records: list[dict[str, Any]], candidates: int, seed: int) -> MutationReport:
+    """The report from the grader's records of the mutant notebooks at ``paths``."""
+    questions = exercise_questions(parse_lab_source(lab.source, str(int(lab.number))))
     by_student = {r["student"]: r for r in records}
     known = equivalent_mutants(lab)
     results = []
@@ -417,4 +427,17 @@ def mutation_test(lab: Lab, k: int, seed: int = 0, workers: int | None = None,
         if result.survived:
             result.equivalent = explain(mutation, known)
         results.append(result)
-    return MutationReport(lab.name, seed, len(candidates), results)
+    return MutationReport(lab.name, seed, candidates, results)
+
+
+def mutation_test(lab: Lab, k: int, seed: int = 0, workers: int | None = None,
+                  options: Any = None, progress: bool = True) -> MutationReport:
+    """Grade ``k`` sampled mutants of the lab's solution with the batch grader."""
+    from mlsys_edu.grader import grade_batch
+
+    chosen, candidates = choose_mutants(lab, k, seed)
+    with tempfile.TemporaryDirectory(prefix=f"mutants-{lab.name}-") as tmp:
+        paths = mutant_notebooks(lab, chosen, Path(tmp) / "submissions")
+        records = grade_batch(lab, paths, Path(tmp) / "graded", workers=workers,
+                              options=options, progress=progress)
+    return mutation_report(lab, chosen, paths, records, candidates, seed)

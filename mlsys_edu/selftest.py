@@ -60,6 +60,7 @@ class SelftestReport:
     warnings: list[str] = field(default_factory=list)
     solution_record: dict[str, Any] = field(default_factory=dict, repr=False)
     stub_record: dict[str, Any] = field(default_factory=dict, repr=False)
+    mutants: Any = None  # a mutants.MutationReport when mutants were graded
 
     @property
     def passed(self) -> bool:
@@ -162,18 +163,29 @@ def compare(lab_name: str, solution: dict[str, Any], stubs: dict[str, Any],
     return SelftestReport(lab_name, rows, failures, warnings, solution, stubs)
 
 
-def selftest(lab: Lab, *, options: Any = None) -> SelftestReport:
-    """Grade the lab's solution and student notebooks with the judge and compare them."""
-    from mlsys_edu.grader import grade_submission
+def selftest(lab: Lab, *, options: Any = None, mutants: int = 0, seed: int = 0,
+             workers: int | None = 2, progress: bool = False) -> SelftestReport:
+    """Grade the lab's solution and student notebooks (and ``mutants`` sampled mutants) in one
+    batch of the judge, on a warm pool of ``workers``, and compare them."""
+    from mlsys_edu.grader import grade_batch
+    from mlsys_edu.mutants import choose_mutants, mutant_notebooks, mutation_report
 
     student_nb, solution_nb = lab_notebooks(lab)
     with tempfile.TemporaryDirectory(prefix=f"selftest-{lab.name}-") as tmp:
-        records = {}
+        folder = Path(tmp) / "submissions"
+        folder.mkdir()
         for name, nb in (("solution", solution_nb), ("stubs", student_nb)):
-            path = Path(tmp) / f"{name}.ipynb"
-            nbformat.write(nb, path)
-            records[name] = grade_submission(lab, path, options=options)
-    return compare(lab.name, records["solution"], records["stubs"], exercise_questions(lab))
+            nbformat.write(nb, folder / f"{name}.ipynb")
+        chosen, candidates = choose_mutants(lab, mutants, seed) if mutants else ([], 0)
+        mutant_paths = mutant_notebooks(lab, chosen, folder / "mutants")
+        paths = [folder / "solution.ipynb", folder / "stubs.ipynb", *mutant_paths]
+        records = grade_batch(lab, paths, Path(tmp) / "graded", workers=workers,
+                              options=options, progress=progress)
+    by_name = {r["student"]: r for r in records}
+    report = compare(lab.name, by_name["solution"], by_name["stubs"], exercise_questions(lab))
+    if mutants:
+        report.mutants = mutation_report(lab, chosen, mutant_paths, records, candidates, seed)
+    return report
 
 
 # ----------------------------------------------------------------------------------------------
@@ -192,8 +204,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="fail when fewer than this fraction of the mutants lose points")
     parser.add_argument("--strict", action="store_true",
                         help="fail on a surviving mutant that mutants.toml does not explain")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="mutants graded at once (default: the number of cores)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="notebooks graded at once (default 2)")
     parser.add_argument("--versions", default=None, metavar="SET",
                         help="run under a version set's venv (e.g. colab; see mlsys-edu versions)")
     parser.set_defaults(func=handle_selftest)
@@ -225,13 +237,12 @@ def handle_selftest(args: argparse.Namespace) -> int:
         lab = get_lab(Path(root).resolve() if root else project_root(), key)
     if args.versions:
         return _rerun_under(args.versions, lab, args)
-    report = selftest(lab)
+    report = selftest(lab, mutants=args.mutants, seed=args.seed, workers=args.workers,
+                      progress=args.mutants > 0)
     print(report, flush=True)
     status = 0 if report.passed else 1
-    if args.mutants > 0:
-        from mlsys_edu.mutants import mutation_test
-
-        mutants = mutation_test(lab, args.mutants, seed=args.seed, workers=args.workers)
+    mutants = report.mutants
+    if mutants is not None:
         print(f"\n{mutants}")
         if mutants.kill_rate < args.min_kill_rate:
             print(f"  - kill rate {mutants.kill_rate:.0%} is below {args.min_kill_rate:.0%}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import threading
 import types
 from pathlib import Path
 
@@ -263,3 +264,24 @@ def test_decode_round_trips_any_matrix_flat_or_nested(lab, n, d, data):
                                                         "features", d, 8)
     np.testing.assert_array_equal(x, values)
     assert x.dtype == np.float32 and request_id is None and timeout_s is None
+
+
+def test_the_runner_sets_its_thread_count_in_the_thread_that_calls_it(monkeypatch):
+    """OpenMP keeps the intra-op thread count per thread: a batcher's executor thread would use
+    every core unless the runner sets the count there too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from mlsys_edu.labkit.inference import ModelRunner
+
+    runner = ModelRunner(torch.nn.Linear(4, 2), 4, device="cpu", cpu_threads=1)
+    calls: list[tuple[int, int]] = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads",
+                        lambda n: (calls.append((threading.get_ident(), n)), real(n))[1])
+    with ThreadPoolExecutor(2) as pool:
+        idents = {pool.submit(lambda: (runner(np.ones((3, 4))), threading.get_ident())[1])
+                  .result() for _ in range(4)}
+    assert {ident for ident, _ in calls} >= idents and {n for _, n in calls} == {1}
+    assert len(calls) == len({ident for ident, _ in calls}), "once per thread, not per call"

@@ -180,6 +180,12 @@ def test_public_test_asking_for_ref_is_reported(tmp_path):
         validate_lab(make_lab(tmp_path, GOOD, tests))
 
 
+def test_a_lab_longer_than_600_lines_is_reported(tmp_path):
+    long = GOOD + "\n# %% [markdown]\n" + "# More story.\n" * 600
+    with pytest.raises(LabSourceError, match=r"lab.py:601: lab.py has \d+ lines; keep it to 600"):
+        validate_lab(make_lab(tmp_path, long, {"test_q1.py": TEST_Q1}))
+
+
 def test_broken_test_file_is_reported_with_its_line(tmp_path):
     tests = {"test_q1.py": TEST_Q1 + "\nundefined_name\n"}
     with pytest.raises(LabSourceError, match=r"test_q1.py:7: loading the tests failed: NameError"):

@@ -3,7 +3,6 @@ reproducibly, graded by the real grader; and every lab's tests kill a small samp
 
 from __future__ import annotations
 
-import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -12,7 +11,6 @@ import pytest
 
 from mlsys_edu.grader import GradeOptions
 from mlsys_edu.lab import get_lab
-from mlsys_edu.lab.layout import find_labs
 from mlsys_edu.lab.source import parse_lab_source
 from mlsys_edu.mutants import (apply, equivalent_mutants, exercise_questions, explain,
                                find_mutations, mutation_test, sample)
@@ -36,7 +34,7 @@ SOURCE = textwrap.dedent('''\
         if x < y and y >= 0:
             x = -x
         total = np.sum([x, y], axis=0) * 2.5
-        return max(total, y) == True
+        return max(total, y) == np.power(total, y)
         # END SOLUTION
 
 
@@ -63,10 +61,12 @@ def test_every_kind_of_slip_is_found_inside_regions_only(source):
     assert all(m.line in region and m.end_line in region for m in found)
     assert all(m.exercise == "1.1" for m in found)
     news = {m.new[0].strip() for m in found if m.line == m.end_line}
+    assert "return max(y, total) == np.power(total, y)" not in news  # max(a, b) == max(b, a)
     for expected in ("if x <= y and y >= 0:", "if x < y or y >= 0:", "if x < y and y > 0:",
                      "x = x", "total = np.sum([x, y], axis=1) * 2.5",
-                     "total = np.sum([x, y], axis=0) * 5.0", "return max(y, total) == True",
-                     "return max(total, y) == False", "return max(total, y) != True",
+                     "total = np.sum([x, y], axis=0) * 5.0",
+                     "return max(total, y) == np.power(y, total)",
+                     "return max(total, y) != np.power(total, y)",
                      "total = np.sum([x, y], axis=0) / 2.5", "if x < y and y >= 1:", "pass"):
         assert expected in news, expected
 
@@ -120,17 +120,3 @@ def test_the_fixture_lab_kills_its_mutants_with_the_real_grader(tmp_path):
     assert "mutation self-test of 99_mini" in str(report)
     by_question = report.by_question()
     assert sum(n for n, _ in by_question.values()) >= 6
-
-
-# Every lab: a small sample of its mutants, each killed or explained in its mutants.toml.
-CI_MUTANTS = int(os.environ.get("MLSYS_EDU_CI_MUTANTS", "6"))
-LABS = find_labs(REPO)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("lab", LABS, ids=[lab.name for lab in LABS])
-def test_a_small_sample_of_mutants_is_killed(lab, offline_data):
-    report = mutation_test(lab, CI_MUTANTS, seed=0, workers=2, progress=False)
-    print(report)
-    assert all(r.status == "graded" for r in report.results), str(report)
-    assert not report.unexplained, str(report)

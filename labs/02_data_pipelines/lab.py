@@ -29,19 +29,19 @@ from mlsys_edu.labkit.artifacts import canonical_bytes, logical_type, sha256_hex
 from mlsys_edu.labkit.pipelines import (Anomaly, Constraint, DataError, Lineage, PipelineBase,
                                         Source, Step, StoreBase, TracedBase, anomaly_table,
                                         quantile_histograms, ranges, read_csv_source,
-                                        schema_to_json, skew_report, union_lineage)
+                                        skew_report, union_lineage)
+from mlsys_edu.labkit.text_search import search_texts
 from mlsys_edu.labkit.weak_labels import OneCoinModel
 
 # %% [markdown]
 # ## Row-level lineage
 #
-# A step's lineage is a **relation**: edges $(r, i)$, "output row $r$ was made from input row
-# $i$", a $(2, E)$ integer array sorted by $r$. A **map** has $r = i$; a **filter** keeping
-# rows $k_0 < k_1 < \dots$ has $(r, k_r)$; a **join** one edge per side; an **aggregation**
-# links group $g$ to each of its rows. Operators **compose**: with $R$ from new to old rows and
-# $S$ from old to input rows, $S \circ R = \{(n, i) : (n, o) \in R, (o, i) \in S\}$
-# (`compose`, given, via `np.searchsorted`). A `Traced` is a frame plus its relation to each
-# input of its step.
+# A step's lineage is a **relation**: edges $(r, i)$, "output row $r$ was made from input row $i$",
+# a $(2, E)$ integer array sorted by $r$. A **map** has $r = i$; a **filter** keeping rows $k_0 <
+# k_1 < \dots$ has $(r, k_r)$; a **join** one edge per side; an **aggregation** links group $g$ to
+# each of its rows. Operators **compose**: with $R$ from new to old rows and $S$ from old to input
+# rows, $S \circ R = \{(n, i) : (n, o) \in R, (o, i) \in S\}$ (`compose`, given, via
+# `np.searchsorted`). A `Traced` is a frame plus its relation to each input of its step.
 #
 # ## Exercise 2.1: lineage-aware filter, join and aggregate
 #
@@ -75,7 +75,7 @@ class Traced(TracedBase):
                 raise ValueError("on=None puts two frames side by side: they need the same "
                                  "length and distinct column names")
             frame, left = pd.concat([self.frame, other.frame], axis=1), np.arange(len(self))
-            right = left
+            right = left  # row i beside row i
         else:
             frame = self.frame.assign(_left_row=np.arange(len(self))).merge(
                 other.frame.assign(_right_row=np.arange(len(other))), on=on, how=how)
@@ -123,8 +123,7 @@ class ArtifactStore(StoreBase):
     def put(self, data: bytes) -> str:
         """Store ``data`` atomically; return its SHA-256 hex digest."""
         # BEGIN SOLUTION 2.2
-        digest = sha256_hex(data)
-        final = self.path(digest)
+        final = self.path(digest := sha256_hex(data))
         if final.is_file():
             return digest  # content-addressed: the same bytes are already there
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -143,9 +142,8 @@ class ArtifactStore(StoreBase):
 def step_key(fingerprint: str, params: dict, input_hashes: Sequence[str]) -> str:
     """SHA-256 hex of (code fingerprint, params, input hashes), unambiguously encoded."""
     # BEGIN SOLUTION 2.2
-    payload = json.dumps({"code": fingerprint, "params": params,
-                          "inputs": list(input_hashes)}, sort_keys=True)
-    return sha256_hex(payload.encode())
+    return sha256_hex(json.dumps({"code": fingerprint, "params": params,
+                                  "inputs": list(input_hashes)}, sort_keys=True).encode())
     # END SOLUTION
 
 
@@ -155,18 +153,17 @@ check("q2")
 # %% [markdown]
 # ## Exercise 2.3: the pipeline
 #
-# A `Pipeline` holds `Source`s (a CSV file or a frame) and `Step`s (a function, its inputs,
-# JSON params, an optional schema), inputs first, recorded in SQLite (`RECORD_SQL`). Write
-# `reproduce()`: `run = self._start_run()`; per node: `skipped` if an input has no artifact in this
-# run; else `cached` if `self._cached(self._key(node, input_hashes))` (given) finds one; else
-# `_store`: `self._compute(node, input_hashes)` (given: runs the step, checks its schema),
-# `put` the canonical bytes of the output and of each lineage relation (columns `out`, `in`),
-# and record the output artifact, the lineage rows and the `steps` row (`ran`) in **one
-# transaction** (`with self._db() as db, db:`). An exception: `failed`, error `"<Type>:
-# <message>"`, a `DataError`'s anomalies as `json.dumps(anomaly_table(...).to_dict("records"))`.
-# Other statuses get their row from `self._record(...)`; return `step`, `status`, `rows`,
-# `seconds`, `error` per node, after `self._finish_run(run, ok)`. A failure leaves no
-# artifact, `ran` row or temporary file.
+# A `Pipeline` holds `Source`s (a CSV file or a frame) and `Step`s (a function, its inputs, JSON
+# params, an optional schema), inputs first, recorded in SQLite (`RECORD_SQL`). Write `reproduce()`:
+# `run = self._start_run()`; per node: `skipped` if an input has no artifact in this run; else
+# `cached` if `self._cached(self._key(node, input_hashes))` (given) finds one; else `_store`:
+# `self._compute(node, input_hashes)` (given: runs the step, checks its schema), `put` the canonical
+# bytes of the output and of each lineage relation (columns `out`, `in`), and record the output
+# artifact, the lineage rows and the `steps` row (`ran`) in **one transaction** (`with self._db() as
+# db, db:`). An exception: `failed`, error `"<Type>: <message>"`, a `DataError`'s anomalies as
+# `json.dumps(anomaly_table(...).to_dict("records"))`. Other statuses get their row from
+# `self._record(...)`; return `step`, `status`, `rows`, `seconds`, `error` per node, after
+# `self._finish_run(run, ok)`. A failure leaves no artifact, `ran` row or temporary file.
 
 # %% tags=["export"]
 class Pipeline(PipelineBase):
@@ -241,7 +238,7 @@ check("q3")
 # finding rows' edges with `np.searchsorted` and `ranges` (no full scan); and
 # `trace_forward(lineage, name, rows, to)`: the sorted rows of `to` made, directly or not, from
 # `rows` of `name` (`None`: all), walking in run order with a boolean mask per artifact; where
-# `lineage.dense[a][i]` (one edge per row, in order) a mask is a single gather.
+# `lineage.dense[a][i]` (one edge per row, in order) either walk is a single gather.
 
 # %% tags=["export"]
 def trace_back(lineage: Lineage, name: str, rows: Sequence[int]) -> dict[str, np.ndarray]:
@@ -251,7 +248,10 @@ def trace_back(lineage: Lineage, name: str, rows: Sequence[int]) -> dict[str, np
     for artifact in reversed(list(lineage.edges)):
         mine = wanted.pop(artifact, None)
         for source, (out, into) in lineage.edges[artifact].items() if mine is not None else ():
-            found = into[ranges(np.searchsorted(out, mine), np.searchsorted(out, mine, "right"))]
+            if lineage.dense[artifact][source]:  # out == arange(n): row r's edge is column r
+                found = into[mine]
+            else:
+                found = into[ranges(np.searchsorted(out, mine), np.searchsorted(out, mine, "right"))]
             wanted[source] = np.union1d(wanted.get(source, found[:0]), found)
     return {source: rows for source, rows in wanted.items() if len(rows)}
     # END SOLUTION
@@ -329,25 +329,30 @@ check("q5")
 # expected and found, with an example; a missing column gives one `missing_column` (`error`)
 # and nothing else. Missing values offend only `max_null_fraction` (too many: the missing
 # rows). `type`: another logical type (all non-missing rows); `range` / `length`: value /
-# length outside `[low, high]`; `domain`: not listed; `unique`: every row of a repeated
-# value; `regex` / `not_regex`: `str.contains` false / true. One vectorised operation per
-# check: validation must keep up with a million rows per second.
+# length outside `[low, high]`; `domain`: not listed; `unique`: every row of a repeated value;
+# `regex` / `not_regex`: `search_texts(series, pattern, ignore_case=False)` (given) false /
+# true. One vectorised operation per check: keep up with a million rows per second.
 
 # %% tags=["export"]
 def offending_rows(series: pd.Series, c: Constraint) -> np.ndarray:
     """Boolean mask of the rows of ``series`` that break constraint ``c``."""
     # BEGIN SOLUTION 2.6
+    if c.kind == "type":  # the column's dtype: no row needs a look when it matches
+        same = logical_type(series) == c.value
+        return np.zeros(len(series), bool) if same else series.notna().to_numpy()
     present = series.notna().to_numpy()
-    if c.kind == "type":
-        return present & (logical_type(series) != c.value)
     if c.kind == "max_null_fraction":
         return ~present & ((~present).mean() > c.value + 1e-12)
     if c.kind == "domain":
         return present & ~series.isin(c.value).to_numpy()
     if c.kind == "unique":
+        if logical_type(series) == "int" and len(series) and present.all():
+            offset = (values := series.to_numpy(dtype=np.int64)) - values.min()
+            if offset.max() < 4 * len(values):  # dense ids: count them, O(n), no hashing
+                return np.bincount(offset)[offset] > 1
         return present & series.duplicated(keep=False).to_numpy()
     if c.kind in ("regex", "not_regex"):
-        hit = series.astype(str).str.contains(c.value, regex=True).to_numpy(dtype=bool)
+        hit = search_texts(series.astype(str), c.value, ignore_case=False)  # re, any pandas
         return present & (hit == (c.kind == "not_regex"))
     low, high = c.value
     if c.kind == "length":
@@ -367,9 +372,10 @@ def validate(batch: pd.DataFrame, schema: Sequence[Constraint]) -> list[Anomaly]
     names = dict.fromkeys(c.column for c in schema if c.column not in batch.columns)
     anomalies = [Anomaly(name, "missing_column", "error", f"column {name!r} is missing; found "
                          f"{list(batch.columns)}") for name in names]
-    for c in (c for c in schema if c.column in batch.columns):
-        series = batch[c.column].reset_index(drop=True)
-        found = logical_type(series)
+    wanted = dict.fromkeys(c.column for c in schema if c.column in batch.columns)
+    columns = {n: (batch[n].reset_index(drop=True), logical_type(batch[n])) for n in wanted}
+    for c in (c for c in schema if c.column in columns):
+        series, found = columns[c.column]  # each column and its type, found once
         if c.kind != "type" and found == "object":
             continue  # mixed objects: only the type check applies
         rows = np.flatnonzero(offending_rows(series, c))
@@ -572,7 +578,8 @@ print("errors left:", [(a.column, a.kind, len(a.rows)) for a in
                        validate(fixed.output("features"), schema) if a.severity == "error"])
 valid = fixed.output("valid")
 L_valid = sp.label_matrix(valid["text"].tolist())
-model = OneCoinModel().fit_accuracies(fixed.output("votes")[list(sp.VOTE_COLUMNS)].to_numpy(np.int8))
+votes = fixed.output("votes")[list(sp.VOTE_COLUMNS)].to_numpy(np.int8)
+model = OneCoinModel().fit_accuracies(votes)
 slices = {"has link": valid["has_link"], "short (< 5 words)": valid["n_words"] < 5,
           "long (> 30 words)": valid["n_words"] > 30, "export 05": valid["video"] == 5,
           "non-ASCII": lambda f: ~f["text"].map(str.isascii)}
@@ -580,18 +587,10 @@ report = slice_report(valid, slices, model.predict(L_valid) == valid["label"].to
 raw = pd.concat([read_csv_source(Path(n.path).read_bytes()) for n in fixed.nodes[:5]])
 skew = skew_report(fixed.output("training_set")[["n_chars", "n_words", "has_link"]],
                    sp.serving_features(raw["CONTENT"]), linf_distance, js_divergence)
-fig, axes = plt.subplots(1, 2, figsize=(11, 3), gridspec_kw={"width_ratios": [2, 1]})
-report.plot.barh(x="slice", y="error_rate", ax=axes[0], legend=False, xlabel="error rate",
-                 xerr=[report["error_rate"] - report["low"], report["high"] - report["error_rate"]])
-skew.plot.bar(x="feature", y="value", ax=axes[1], legend=False, rot=0, hatch="//",
-              ylabel="L-inf (has_link) or JS")
-axes[1].axhline(0.1, color="grey", linestyle="--")
-plt.tight_layout()
-plt.show()
+sp.plot_slices_and_skew(report, skew, threshold=0.1)
 attribute_errors(pd.DataFrame(L_valid, columns=sp.VOTE_COLUMNS), valid["label"].to_numpy(),
                  model.predict(L_valid)).round(3).head(4)
 
 # %% [markdown]
-# ## Going further
-# - Give the sources a schema (`sp.spam_pipeline(paths, source_schema=...)`) and feed it an
-#   export with a missing column, a `CLASS` of `spam`, Latin-1 bytes: what does a run report?
+# **Going further.** Give the sources a schema (`sp.spam_pipeline(paths, source_schema=...)`)
+# and feed it an export with a missing column, a `CLASS` of `spam`, Latin-1 bytes: what then?

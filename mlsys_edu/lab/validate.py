@@ -1,7 +1,8 @@
 """Validate a whole lab: its source and its questions, without executing the lab.
 
 Cross-checks what neither file can check alone: every ``check("qN")`` has tests, every
-question has a ``check``, public tests never ask for the reference.
+question has a ``check``, public tests never ask for the reference. And keeps a lab readable
+in one sitting: at most ``MAX_LAB_LINES`` lines (move given plumbing to ``mlsys_edu.labkit``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def validate_lab(lab: Lab) -> tuple[LabSource, list[TestCase]]:
     return source, cases
 
 
+MAX_LAB_LINES = 600
+
 _GENERIC_ALT = re.compile(r"^(a |the )?(figure|plot|chart|graph|image|picture|output)"
                           r"( (from|of|in) cell)?( \d+)?\.?$", re.I)
 
@@ -80,6 +83,11 @@ def cross_check(source: LabSource, cases: list[TestCase]) -> list[Problem]:
     """Problems between a parsed source and its loaded questions (and its figures)."""
     problems = figure_problems(source)
     file = str(source.path)
+    length = len(Path(file).read_text(encoding="utf-8").splitlines())
+    if length > MAX_LAB_LINES:
+        problems.append(Problem(file, MAX_LAB_LINES + 1, f"lab.py has {length} lines; keep it "
+                                f"to {MAX_LAB_LINES}, readable in one sitting: move given "
+                                "plumbing (loaders, plots, servers) to mlsys_edu.labkit"))
     questions = {c.question for c in cases}
     public = {c.question for c in cases if not c.hidden}
     checked = {q for q, _ in source.checks()}

@@ -85,8 +85,22 @@ def replay(batcher_class: Any, arrivals_s: Any, *, compute_s: float = 0.0,
                 await asyncio.sleep(0.005)
                 lag[0] = max(lag[0], loop.time() - before - 0.005)
 
+        # With stop_at_s, the order is kept however late the loop runs (a loaded machine):
+        # every request due before the stop is submitted before stop() begins, and every
+        # request due after it is submitted after.
+        early = int((arrivals <= stop_at_s).sum()) if stop_at_s is not None else 0
+        submitted_early, stop_begun = asyncio.Event(), asyncio.Event()
+        count = [0]
+
         async def one(i: int) -> None:
             await asyncio.sleep(max(0.0, t0 + arrivals[i] - loop.time()))
+            if stop_at_s is not None:
+                if arrivals[i] > stop_at_s:
+                    await stop_begun.wait()
+                else:
+                    count[0] += 1
+                    if count[0] == early:
+                        submitted_early.set()  # wakes the stopper after submit() has queued
             start = loop.time()
             try:
                 outputs[i] = np.asarray(await batcher.submit(x[i], timeout_s))
@@ -97,7 +111,12 @@ def replay(batcher_class: Any, arrivals_s: Any, *, compute_s: float = 0.0,
 
         async def stopper() -> None:
             await asyncio.sleep(max(0.0, t0 + stop_at_s - loop.time()))
-            await batcher.stop()
+            if early:
+                await submitted_early.wait()
+            stopping = asyncio.ensure_future(batcher.stop())
+            await asyncio.sleep(0)  # stop() runs to its first await: it refuses from now on
+            stop_begun.set()
+            await stopping
 
         tick = asyncio.create_task(ticker())
         stopping = asyncio.create_task(stopper()) if stop_at_s is not None else None

@@ -226,3 +226,19 @@ def plot_dates_and_positions(features: pd.DataFrame, source_rows: dict[str, np.n
     axes[1].set(xlabel="row of ingest's output", ylabel="rows", title="rows with markup left")
     plt.tight_layout()
     plt.show()
+
+
+def plot_slices_and_skew(report: pd.DataFrame, skew: pd.DataFrame, threshold: float) -> None:
+    """Two panels for the fixed pipeline: each slice's error rate with its interval (``low``,
+    ``high`` columns of a slice report), and each feature's skew against ``threshold``."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3), gridspec_kw={"width_ratios": [2, 1]})
+    errors = [report["error_rate"] - report["low"], report["high"] - report["error_rate"]]
+    report.plot.barh(x="slice", y="error_rate", ax=axes[0], legend=False, xlabel="error rate",
+                     xerr=errors)
+    skew.plot.bar(x="feature", y="value", ax=axes[1], legend=False, rot=0, hatch="//",
+                  ylabel="L-inf (has_link) or JS")
+    axes[1].axhline(threshold, color="grey", linestyle="--")
+    plt.tight_layout()
+    plt.show()

@@ -13,6 +13,9 @@ from mlsys_edu.lab import question
 # The batcher computes on a worker thread. Under the grader's address-space limit a process
 # that has imported torch needs more than the default 2 GiB of *virtual* memory to start one.
 THREADS_MB = 4096
+# Each test takes well under a second; a batcher that spins (a busy loop on the event loop
+# never yields) is stopped after this, not after the default 30 s, nine times over.
+QUICK_S = 10.0
 
 
 def _assert_answers(trace):
@@ -23,7 +26,7 @@ def _assert_answers(trace):
     return ok
 
 
-@question("q1", points=2, memory_mb=THREADS_MB)
+@question("q1", points=2, memory_mb=THREADS_MB, timeout_s=QUICK_S)
 def test_a_burst_fills_batches_to_the_limit(sub):
     trace = sub.replay(sub.DynamicBatcher, [0.0] * 10, compute_s=0.02, max_batch_size=4,
                        max_batch_delay_s=0.05)
@@ -34,7 +37,7 @@ def test_a_burst_fills_batches_to_the_limit(sub):
     _assert_answers(trace)
 
 
-@question("q1", points=2, memory_mb=THREADS_MB)
+@question("q1", points=2, memory_mb=THREADS_MB, timeout_s=QUICK_S)
 def test_a_lone_request_waits_for_the_delay_then_runs_alone(sub):
     trace = sub.replay(sub.DynamicBatcher, [0.0], max_batch_size=8, max_batch_delay_s=0.1)
     assert trace["status"] == ["ok"] and trace["batch_sizes"] == [1]
@@ -45,7 +48,7 @@ def test_a_lone_request_waits_for_the_delay_then_runs_alone(sub):
     assert pair["batch_sizes"] == [2], "two requests 20 ms apart share a 300 ms window"
 
 
-@question("q1", points=2, memory_mb=THREADS_MB)
+@question("q1", points=2, memory_mb=THREADS_MB, timeout_s=QUICK_S)
 def test_the_delay_counts_from_the_oldest_request(sub):
     # one request every 40 ms, a 100 ms window: a batch closes 100 ms after its *oldest*
     # request, holding about 3; a timer restarted at each arrival would never close it
@@ -58,7 +61,7 @@ def test_the_delay_counts_from_the_oldest_request(sub):
     _assert_answers(trace)
 
 
-@question("q1", points=2, memory_mb=THREADS_MB)
+@question("q1", points=2, memory_mb=THREADS_MB, timeout_s=QUICK_S)
 def test_stop_answers_everything_queued_then_refuses(sub):
     trace = sub.replay(sub.DynamicBatcher, [0.0] * 6 + [0.5, 0.55], compute_s=0.03,
                        max_batch_size=2, max_batch_delay_s=0.01, stop_at_s=0.005)
@@ -71,7 +74,7 @@ def test_stop_answers_everything_queued_then_refuses(sub):
     _assert_answers(trace)
 
 
-@question("q1", points=2, hidden=True, memory_mb=THREADS_MB)
+@question("q1", points=2, hidden=True, memory_mb=THREADS_MB, timeout_s=QUICK_S)
 def test_a_full_queue_sheds_load_and_loses_nothing(sub):
     trace = sub.replay(sub.DynamicBatcher, [0.0] * 8, compute_s=0.1, max_batch_size=1,
                        max_batch_delay_s=0.0, max_queue_size=3)
@@ -82,7 +85,7 @@ def test_a_full_queue_sheds_load_and_loses_nothing(sub):
     _assert_answers(trace)
 
 
-@question("q1", points=2, hidden=True, memory_mb=THREADS_MB)
+@question("q1", points=2, hidden=True, memory_mb=THREADS_MB, timeout_s=QUICK_S)
 def test_expired_requests_are_dropped_before_computing(sub):
     trace = sub.replay(sub.DynamicBatcher, [0.0, 0.0, 0.0], compute_s=0.2, max_batch_size=1,
                        max_batch_delay_s=0.0, timeout_s=0.05)
@@ -93,7 +96,7 @@ def test_expired_requests_are_dropped_before_computing(sub):
     assert relaxed["status"] == ["ok", "ok"], "a request within its deadline is served"
 
 
-@question("q1", points=2, hidden=True, memory_mb=THREADS_MB)
+@question("q1", points=2, hidden=True, memory_mb=THREADS_MB, timeout_s=QUICK_S)
 def test_the_model_runs_off_the_event_loop(sub):
     trace = sub.replay(sub.DynamicBatcher, [0.0, 0.05, 0.1], compute_s=0.3, max_batch_size=1,
                        max_batch_delay_s=0.0)
@@ -105,7 +108,7 @@ def test_the_model_runs_off_the_event_loop(sub):
         "(0.3 s a batch): compute off the loop so it keeps accepting requests")
 
 
-@question("q1", points=2, hidden=True, memory_mb=THREADS_MB)
+@question("q1", points=2, hidden=True, memory_mb=THREADS_MB, timeout_s=QUICK_S)
 def test_the_batcher_follows_its_policy(sub):
     trace = sub.replay(sub.DynamicBatcher, [0.0] * 9, compute_s=0.01, max_batch_size=32,
                        max_batch_delay_s=0.05, policy=sub.FixedBatchSize(3))
@@ -113,7 +116,7 @@ def test_the_batcher_follows_its_policy(sub):
         f"with policy.batch_size == 3 the batches should be [3, 3, 3], got {trace['batch_sizes']}")
 
 
-@question("q1", points=3, hidden=True, memory_mb=THREADS_MB)
+@question("q1", points=3, hidden=True, memory_mb=THREADS_MB, timeout_s=QUICK_S)
 def test_random_traces_keep_every_promise(sub, rng):
     for _ in range(2):
         n, limit = int(rng.integers(30, 60)), int(rng.integers(2, 9))
