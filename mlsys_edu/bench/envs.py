@@ -30,6 +30,7 @@ ANCHOR_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "dvc": ("dvc==3.67.1",),
     "nannyml": ("nannyml==0.13.1", "statsmodels==0.14.6"),  # nannyml imports it, does not require it
     "datasketches": ("datasketches==5.2.0",),
+    "ludwig": ("ludwig==0.11.0", "torch==2.13.0"),
 }
 
 STAMP_NAME = "bench-stamp.json"
