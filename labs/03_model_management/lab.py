@@ -3,16 +3,18 @@
 #
 # Several people now ship the spam filter. Which model serves now? What data and code made
 # it? Who approved it? Can we go back, exactly? You will build a small but real **model
-# registry** (the anchor: MLflow's Model Registry) that answers these questions while
-# several people write at once and processes die halfway: (1) a **content-addressed
-# artifact store**, written atomically and verified on every read; (2) **versions** in SQL,
-# numbered without gaps or duplicates, with lineage, search and diff; (3) **people**: roles,
-# reviews, a `champion` alias only an approved version may take, rollback, an append-only
-# audit log; (4) **proof**: concurrent writers, processes killed with `SIGKILL`, a read-only
-# web view, the same code on PostgreSQL. Given plumbing comes from `mlsys_edu.labkit`:
-# `registry_db` (a database URL to a connection), `registry_base` (the schema; base classes
-# that open, read, add users, models, review requests and comments), `processes` (forked
-# writers and crashes), `registry_web` (the web view, the model card), `weak_labels`.
+# registry** (the anchor: MLflow's Model Registry) that answers these questions while people
+# write at once and processes die halfway:
+#
+# 1. a **content-addressed artifact store**, written atomically, verified on every read;
+# 2. **versions** in SQL, numbered without gaps or duplicates, with lineage, search, diff;
+# 3. **people**: reviews, a `champion` alias only an approved version may take, rollback;
+# 4. **proof**: concurrent writers, `SIGKILL`ed processes, a web view, PostgreSQL.
+#
+# Given plumbing, from `mlsys_edu.labkit`: `registry_db` (a database URL to a connection),
+# `registry_base` (the schema; base classes that open, read, add users, models, review
+# requests, comments, and keep the audit log), `processes` (forked writers and crashes),
+# `registry_web` (the web view, the model card) and `weak_labels`.
 
 # %% tags=["export"]
 import contextlib
@@ -180,8 +182,9 @@ class Registry(RegistryBase):
                                     "WHERE name = ? RETURNING last_version", (model,))
             if version is None:
                 raise LookupError(f"no model {model!r}; create it first with create_model()")
-            if parent is not None:
-                self.version(model, parent)  # LookupError when it does not exist
+            if parent is not None and self.db.value("SELECT 1 FROM versions WHERE model = ? "
+                                                    "AND version = ?", (model, parent)) is None:
+                raise LookupError(f"{model!r} has no version {parent} to be the parent")
             self.db.execute("INSERT INTO versions (model, version, artifact, artifact_bytes, code,"
                             " params, parent, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, "
                             "?, ?, ?)", (model, version, digest, len(artifact), code,
@@ -436,9 +439,7 @@ def rollback(self, model: str, alias: str, by: str) -> int:
     with self._write():
         self._require(by, "operator")
         stack: list[int] = []
-        for entry in self.audit_log(model):
-            if entry["alias"] != alias:
-                continue
+        for entry in (e for e in self.audit_log(model) if e["alias"] == alias):
             if entry["action"] == "set_alias" and stack[-1:] != [entry["version"]]:
                 stack.append(entry["version"])
             elif entry["action"] == "rollback":
@@ -481,9 +482,7 @@ plt.show()
 print(model_card(registry, "spam-filter", 3))
 
 # %% [markdown]
-# ## Part 4: does it hold?
-#
-# ## Exercise 3.6: verify
+# ## Part 4: does it hold? Exercise 3.6: verify
 #
 # Write `verify()`, run after a crash or a restore: `{"ok", "problems", "versions_checked",
 # "partial_files", "orphans"}`, each problem a dict of `kind`, `model`, `version`, `detail`:
@@ -562,7 +561,7 @@ print(got == list(range(1, 101)), f"slowest: {max(max(r['seconds']) for r in run
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 2.8))
 for i, run in enumerate(runs):
     ax1.scatter(run["versions"], [i] * 25, marker="|s^o"[i], s=30)
-    ax2.ecdf(np.array(run["seconds"]) * 1e3, label=f"writer {i}", linestyle=["-", "--", ":", "-."][i])
+    ax2.ecdf(1e3 * np.array(run["seconds"]), label=f"writer {i}", linestyle=(0, (1 + 3 * i, 2)))
 ax1.set(xlabel="version number", ylabel="writer", yticks=range(4), title="who got which number")
 ax2.set(xlabel="registration latency (ms)", ylabel="fraction", title="4 writers at once")
 ax2.legend()
@@ -573,24 +572,22 @@ plt.show()
 # ## Part 5: a page to look at, and past one file
 #
 # `serve_registry` (given) serves a **read-only** web view (the database opened read-only,
-# `GET` only): models, versions, aliases, the lineage graph, model cards, the audit log. Its
-# server thread lives in this kernel (under the autograder each cell runs in a fresh process,
-# so a test starts its own). Here is its lineage graph:
+# `GET` only): models, versions, the lineage graph, model cards, the audit log. Its thread
+# lives in this kernel (the autograder runs each cell in a fresh process: a test starts its
+# own server). Its lineage graph:
 
 # %%
 from IPython.display import HTML, display
-
 with serve_registry(lambda: Registry(registry.url, registry.store.root, read_only=True)) as view:
     print("web view at", view.url, "answers", view.fetch("/")[:40])
-# alt: The lineage graph of spam-filter: three datasets and two code hashes feed versions 1 to 3, each version points to its parent, and v2 carries the champion alias
+# alt: The lineage graph of spam-filter: three datasets and one code hash feed versions 1 to 3, each version points to its parent, and v2 carries the champion alias
 display(HTML(lineage_svg(registry.versions("spam-filter"), registry.aliases("spam-filter"))))
 
 # %% [markdown]
-# **PostgreSQL.** The same `Registry` runs on PostgreSQL (MLflow's production backend) given
-# a URL like `postgresql://user:password@host:5432/registry` and a shared artifact folder:
-# the SQL above is portable, and `_write` locks explicitly where SQLite's `BEGIN IMMEDIATE`
-# did it for us. The course's tests run the concurrency and crash checks on both. Set
-# `MLSYS_EDU_POSTGRES_URL` to try it here:
+# **PostgreSQL.** The same `Registry` runs on PostgreSQL (MLflow's production backend) with a
+# URL like `postgresql://user:password@host:5432/registry` and a shared artifact folder: the
+# SQL is portable, and `_write` locks where SQLite's `BEGIN IMMEDIATE` did it for us. The
+# course's tests check concurrency and crashes on both. Set `MLSYS_EDU_POSTGRES_URL` to try:
 
 # %%
 if os.environ.get("MLSYS_EDU_POSTGRES_URL"):
@@ -598,7 +595,5 @@ if os.environ.get("MLSYS_EDU_POSTGRES_URL"):
     print(remote.db.dialect, remote.verify()["ok"])
 
 # %% [markdown]
-# ## Going further
-#
-# - Collect orphans safely while writers run (hint: a grace period, as git's `gc`).
-# - Serve `champion` and switch when the alias moves, without dropping a request: lab 04.
+# **Going further.** Collect orphans safely while writers run (hint: a grace period, as
+# git's `gc`). Serve `champion`, switching when the alias moves: lab 04.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import html
 import http.server
+import json
 import threading
 import urllib.error
 import urllib.request
@@ -33,8 +34,14 @@ MAX_GRAPH_VERSIONS = 40  # the graph shows the newest ones; the table lists them
 
 
 def _cell(value: Any) -> str:
-    """A value for a Markdown table cell: pipes escaped, one line."""
-    text = value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+    """A value for a Markdown table cell: text as is, a float to 6 significant digits, other
+    values as JSON; pipes escaped, on one line."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, float):
+        text = f"{value:.6g}"
+    else:
+        text = json.dumps(value, sort_keys=True)
     return text.replace("|", "\\|").replace("\n", " ")
 
 
@@ -43,7 +50,7 @@ def model_card(registry: Any, model: str, version: int) -> str:
     registration, aliases, artifact, lineage, parameters, metrics, tags, reviews, comments."""
     v = registry.version(model, version)
     lines = [f"# {model}, version {version}", "",
-             "| | |", "| --- | --- |",
+             "| field | value |", "| --- | --- |",
              f"| registered | by {_cell(v['created_by'])} at {v['created_at']} |",
              f"| aliases | {', '.join(v['aliases']) or 'none'} |",
              f"| artifact | `sha256:{v['artifact']}` ({v['artifact_bytes']:,} bytes) |",
@@ -89,7 +96,7 @@ def lineage_svg(versions: list[dict], aliases: dict[str, int], title: str = "") 
     step = span / max(len(inputs) - 1, 1) if len(inputs) > 1 else 0
     y_input = {key: top + (i * step if len(inputs) > 1 else span / 2)
                for i, key in enumerate(inputs)}
-    x_in, x_v, width = 20, 380, 640
+    x_in, x_v, width = 20, 380, 720
     desc = (f"{len(shown)} versions fed by {sum(k == 'data' for k, _ in inputs)} datasets and "
             f"{sum(k == 'code' for k, _ in inputs)} code hashes; aliases: "
             + (", ".join(f"{a} on version {n}" for a, n in aliases.items()) or "none"))
@@ -101,7 +108,7 @@ def lineage_svg(versions: list[dict], aliases: dict[str, int], title: str = "") 
              f'<desc id="lineage-desc">{html.escape(desc)}</desc>',
              f'<text x="{x_in}" y="24" font-weight="bold">inputs</text>',
              f'<text x="{x_v}" y="24" font-weight="bold">versions</text>',
-             _legend(width - 230)]
+             _legend(width - 220)]
     for v in shown:  # edges first, nodes on top
         y = y_version[v["version"]] + 11
         for kind, key in [("data", sha) for sha in v["datasets"].values()] + (
@@ -145,7 +152,7 @@ def _legend(x: int) -> str:
     items = [("dataset", DATA_COLOUR, ""), ("code", CODE_COLOUR, "6 3"), ("parent", INK, "2 3")]
     out = []
     for i, (label, colour, dash) in enumerate(items):
-        lx = x + 75 * i
+        lx = x + 72 * i
         out.append(f'<line x1="{lx}" y1="20" x2="{lx + 22}" y2="20" stroke="{colour}" '
                    f'stroke-width="2" stroke-dasharray="{dash}"/><text x="{lx + 26}" y="24">'
                    f'{label}</text>')
@@ -153,10 +160,10 @@ def _legend(x: int) -> str:
 
 
 # ---------------------------------------------------------------------- pages
-STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#222;
+STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:80rem;color:#222;
 line-height:1.4;padding:0 1rem}table{border-collapse:collapse;margin:1rem 0}
 th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#eee}code{font-size:90%}a{color:#0a58a8}.alias{background:#D55E00;color:#fff;
+th{background:#eee}code{font-size:90%;word-break:break-all}.when,.name{white-space:nowrap}a{color:#0a58a8}.alias{background:#D55E00;color:#fff;
 border-radius:.6rem;padding:0 .5rem;margin-right:.25rem}nav a{margin-right:1rem}
 .card{border:1px solid #bbb;padding:0 1rem;border-radius:.3rem}"""
 
@@ -182,7 +189,7 @@ def _e(value: Any) -> str:
 
 
 def _model_link(name: str) -> str:
-    return f'<a href="/models/{quote(name)}">{_e(name)}</a>'
+    return f'<a class="name" href="/models/{quote(name)}">{_e(name)}</a>'
 
 
 def _version_link(name: str, version: int) -> str:
@@ -208,7 +215,8 @@ def _model(registry: Any, name: str) -> str:
         raise LookupError(f"no model {name!r}")
     aliases = registry.aliases(name)
     metrics = sorted({k for v in versions for k in v["metrics"]})
-    rows = [[_version_link(name, v["version"]), _e(v["created_by"]), _e(v["created_at"][:19]),
+    rows = [[_version_link(name, v["version"]), _e(v["created_by"]),
+             f'<span class="when">{_e(v["created_at"][:19].replace("T", " "))}</span>',
              _e(v["parent"] or ""), *[_e(_fmt(v["metrics"].get(k))) for k in metrics],
              _e(", ".join(f"{k}={t}" for k, t in v["tags"].items())),
              f"<code>{_e(v['artifact'][:12])}</code>",
@@ -247,7 +255,8 @@ def _version(registry: Any, name: str, number: int) -> str:
 
 
 def _audit(registry: Any) -> str:
-    rows = [[_e(e["seq"]), _e(e["at"][:23]), _e(e["actor"]), _e(e["action"]),
+    rows = [[_e(e["seq"]), f'<span class="when">{_e(e["at"][:19].replace("T", " "))}</span>',
+             _e(e["actor"]), _e(e["action"]),
              _model_link(e["model"]) if e["model"] else "",
              _version_link(e["model"], e["version"]) if e["model"] and e["version"] else "",
              _e(e["alias"] or ""), f"<code>{_e(e['detail'])}</code>",
