@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 export MLSYS_EDU_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export NO_MKDOCS_2_WARNING = 1
 
-.PHONY: course test install browser clean
+.PHONY: course test install browser versions clean
 
 $(BIN)/mlsys-edu: pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found: browser tests will be skipped (install Debian's chromium)"; fi; }
 
-test: install browser
+# The version sets every lab is checked under (Colab's, the declared minimum): .venvs/<set>,
+# built once and reused while versions/ and pyproject.toml are unchanged.
+versions: install
+	$(BIN)/mlsys-edu versions build
+
+test: install browser versions
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build .pytest_cache .venvs

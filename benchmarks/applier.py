@@ -6,7 +6,8 @@ The ten LFs are written once, below, as data (keywords or a regular expression a
 which add a vectorised form; the ``loop`` side runs our applier on the plain functions alone
 (a Python loop over rows). Inputs: comments resampled from the YouTube spam collection.
 Measured: rows per second of labelling; ``votes`` / ``spam_votes`` show that all sides
-produced the same label matrix.
+produced the same label matrix, and each side records the pandas and pyarrow it ran with
+(``ours@colab`` is our side again under Colab's versions).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import numpy as np
 
 ANCHOR = "snorkel"
 TITLE = "LF applier: 10 LFs over 100k comments, rows/s (ours vectorised vs Snorkel)"
-SIDES = ("ours", "loop", "anchor")
+# ours@colab: the same code under Colab's versions (pandas 2.2, pyarrow 18), in .venvs/colab
+SIDES = ("ours", "ours@colab", "loop", "anchor")
 ROOT = Path(__file__).resolve().parents[1]
 LAB = "01_weak_supervision"
 ABSTAIN, HAM, SPAM = -1, 0, 1
@@ -76,9 +78,9 @@ def run(side: str, case: dict[str, Any]) -> dict[str, float]:
     import pandas as pd
 
     df = pd.DataFrame({"text": np.load(case["texts"], allow_pickle=False)})
-    if side in ("ours", "loop"):
+    if side in ("ours", "ours@colab", "loop"):
         lab = _lab_exports()
-        if side == "ours":
+        if side != "loop":
             factory = {"keyword": lab["keyword_lf"], "regex": lab["regex_lf"]}
             lfs = [factory[kind](name, arg, label) for name, kind, arg, label in LF_SPECS]
         else:
@@ -99,5 +101,10 @@ def run(side: str, case: dict[str, Any]) -> dict[str, float]:
     else:
         raise ValueError(f"unknown side {side!r}; expected one of {SIDES}")
     L = np.asarray(L)
+    try:
+        import pyarrow
+    except ImportError:  # Snorkel's environment may have none
+        pyarrow = None
     return {"seconds": seconds, "rows_per_s": len(df) / seconds,
-            "votes": float((L != ABSTAIN).sum()), "spam_votes": float((L == SPAM).sum())}
+            "votes": float((L != ABSTAIN).sum()), "spam_votes": float((L == SPAM).sum()),
+            "pandas": pd.__version__, "pyarrow": getattr(pyarrow, "__version__", "none")}

@@ -5,7 +5,7 @@
     mlsys-edu new-lab NN slug          scaffold a lab that builds
     mlsys-edu check-labs               validate every lab source without executing it
     mlsys-edu links                    list the external URLs the pages cite
-    mlsys-edu grade | gradescope | selftest | bench   (see each command's --help)
+    mlsys-edu grade | gradescope | selftest | bench | versions   (see each command's --help)
 """
 
 from __future__ import annotations
@@ -86,12 +86,12 @@ def cmd_links(args: argparse.Namespace) -> int:
 
 def _optional_commands(sub: argparse._SubParsersAction) -> None:
     """Commands that live with their package (grader, self-test, benchmarks)."""
-    from mlsys_edu import selftest
+    from mlsys_edu import selftest, versions
     from mlsys_edu.bench import cli as bench_cli
     from mlsys_edu.grader import cli as grade_cli
     from mlsys_edu.grader import gradescope_cli
 
-    for module in (grade_cli, gradescope_cli, selftest, bench_cli):
+    for module in (grade_cli, gradescope_cli, selftest, bench_cli, versions):
         module.add_parser(sub)
 
 

@@ -7,7 +7,12 @@ grades both with the judge exactly as a student submission would be graded, and 
 * the student stubs score 0 on every question that has an exercise (its ``check("qN")``
   follows a solution region): a test that passes on the stubs cannot fail a wrong answer.
 
-    mlsys-edu selftest LAB      # prints a per-question table; exit status 1 with the reasons
+    mlsys-edu selftest LAB                    # a per-question table; exit 1 with the reasons
+    mlsys-edu selftest LAB --mutants 40       # also: do plausible wrong solutions lose points?
+    mlsys-edu selftest LAB --versions colab   # the same, with the judge under Colab's versions
+
+``--mutants K`` grades K mutants (the solution with one slip each, see ``mlsys_edu.mutants``)
+and lists the survivors; ``--min-kill-rate`` makes too many survivors an error.
 """
 
 from __future__ import annotations
@@ -172,20 +177,63 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "selftest", help="check that a lab's tests pass on the solution and fail on the stubs")
     parser.add_argument("lab", help="lab number, name or folder")
+    parser.add_argument("--mutants", type=int, default=0, metavar="K",
+                        help="also grade K plausible wrong solutions (mutants) and list the "
+                             "ones that keep full marks")
+    parser.add_argument("--seed", type=int, default=0, help="which mutants (default 0)")
+    parser.add_argument("--min-kill-rate", type=float, default=0.0, metavar="R",
+                        help="fail when fewer than this fraction of the mutants lose points")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail on a surviving mutant that mutants.toml does not explain")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="mutants graded at once (default: the number of cores)")
+    parser.add_argument("--versions", default=None, metavar="SET",
+                        help="run under a version set's venv (e.g. colab; see mlsys-edu versions)")
     parser.set_defaults(func=handle_selftest)
     return parser
 
 
+def _rerun_under(set_name: str, lab: Lab, args: argparse.Namespace) -> int:
+    """Run this same command with the interpreter of a version set's venv."""
+    import subprocess
+
+    from mlsys_edu.versions import ensure_set_env
+
+    python = ensure_set_env(set_name, lab.root, log=lambda line: print(line, flush=True))
+    argv = [str(python), "-m", "mlsys_edu.selftest", str(lab.dir), "--seed", str(args.seed),
+            "--mutants", str(args.mutants), "--min-kill-rate", str(args.min_kill_rate)]
+    if args.strict:
+        argv.append("--strict")
+    if args.workers:
+        argv += ["--workers", str(args.workers)]
+    return subprocess.run(argv, cwd=lab.root).returncode
+
+
 def handle_selftest(args: argparse.Namespace) -> int:
-    """Print the report; exit status 1 when the self-test fails."""
+    """Print the report(s); exit status 1 when the self-test (or the kill rate) fails."""
     key, root = args.lab, getattr(args, "root", None)
     if Path(key).is_dir():
         lab = get_lab(Path.cwd(), key)
     else:
         lab = get_lab(Path(root).resolve() if root else project_root(), key)
+    if args.versions:
+        return _rerun_under(args.versions, lab, args)
     report = selftest(lab)
-    print(report)
-    return 0 if report.passed else 1
+    print(report, flush=True)
+    status = 0 if report.passed else 1
+    if args.mutants > 0:
+        from mlsys_edu.mutants import mutation_test
+
+        mutants = mutation_test(lab, args.mutants, seed=args.seed, workers=args.workers)
+        print(f"\n{mutants}")
+        if mutants.kill_rate < args.min_kill_rate:
+            print(f"  - kill rate {mutants.kill_rate:.0%} is below {args.min_kill_rate:.0%}")
+            status = 1
+        if args.strict and mutants.unexplained:
+            print(f"  - {len(mutants.unexplained)} survivors are neither killed nor explained "
+                  f"in {lab.dir / 'mutants.toml'}")
+            status = 1
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -151,6 +151,18 @@ def test_cache_follows_the_data_a_lab_reads_and_a_failing_cell_fails_the_build(t
     assert "the data changed" in message and "AssertionError" in message
 
 
+def test_a_solution_that_fails_its_own_check_fails_the_build(tmp_path):
+    data_file = tmp_path / "data.txt"
+    data_file.write_text("good")
+    lab = tiny_course(tmp_path, data_file)
+    lab.source.write_text(lab.source.read_text().replace("return 1", "return 2"))
+    with pytest.raises(NotebookExecutionError) as info:
+        build(tmp_path, site=False, log=lambda _: None)
+    message = str(info.value)
+    assert "does not pass its own public checks" in message
+    assert "check('q1') scored 0/1: test_one failed: assert 2 == 1" in message
+
+
 def test_check_labs_command_reports_file_and_line(tmp_path, capsys):
     from mlsys_edu.cli import main
 

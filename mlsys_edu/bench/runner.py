@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlsys_edu.bench.discover import Comparison
-from mlsys_edu.bench.envs import Installer, SideEnv, ensure_env, pip_installer
+from mlsys_edu.bench.envs import Installer, SideEnv, ensure_env, env_python, pip_installer
 from mlsys_edu.bench.stats import paired_comparison, summary
 
 DEFAULT_REPEATS = 5
@@ -147,6 +147,8 @@ def side_pythons(comparison: Comparison, quick: bool, envs_root: Path,
 
     Quick mode runs ``ours`` only. ``anchor`` needs the comparison's side environment (built
     or reused); an anchor that cannot be installed is reported MISSING with pip's error.
+    A side named ``ours@SET`` runs our code in version set SET's venv (``.venvs/SET``, made by
+    ``mlsys-edu versions build SET``; MISSING until then), e.g. ``ours@colab``.
     """
     pythons: dict[str, Path] = {}
     skipped: dict[str, dict[str, Any]] = {}
@@ -164,6 +166,14 @@ def side_pythons(comparison: Comparison, quick: bool, envs_root: Path,
                 pythons[side] = env.python
         elif side == "anchor":
             skipped[side] = {"status": "skipped", "error": "the comparison has no ANCHOR"}
+        elif "@" in side:
+            set_name = side.split("@", 1)[1]
+            python = env_python(Path(envs_root).parent / ".venvs" / set_name)
+            if python.exists():
+                pythons[side] = python
+            else:
+                skipped[side] = {"status": "MISSING", "error": f"no {python}: run `mlsys-edu "
+                                                               f"versions build {set_name}`"}
         else:
             pythons[side] = Path(sys.executable)
     return pythons, skipped

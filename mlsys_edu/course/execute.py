@@ -26,6 +26,8 @@ from nbformat import NotebookNode
 
 from mlsys_edu.data.reads import ENV as READS_ENV
 from mlsys_edu.data.reads import read_log, sha256_file
+from mlsys_edu.lab.checklog import ENV as CHECK_LOG_ENV
+from mlsys_edu.lab.checklog import failed_checks, read_check_log
 from mlsys_edu.lab.layout import Lab
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in IPython tracebacks
@@ -91,9 +93,16 @@ def _imported_toolkit(client: NotebookClient, nb: NotebookNode) -> list[str]:
 
 
 def _run(nb: NotebookNode, lab: Lab, workdir: Path, timeout_s: int, reads_log: Path) -> dict:
-    """Execute every code cell in order; return ``{input file: sha256}`` of what it used."""
-    env_before = os.environ.get(READS_ENV)
-    os.environ[READS_ENV] = str(reads_log)  # the kernel inherits it
+    """Execute every code cell in order; return ``{input file: sha256}`` of what it used.
+
+    Every ``check("qN")`` must give the solution full marks: a solution that fails its own
+    public tests fails the build, with the tests that failed.
+    """
+    checks_log = reads_log.with_suffix(".checks")
+    checks_log.unlink(missing_ok=True)
+    saved = {name: os.environ.get(name) for name in (READS_ENV, CHECK_LOG_ENV)}
+    os.environ[READS_ENV] = str(reads_log)  # the kernel inherits both
+    os.environ[CHECK_LOG_ENV] = str(checks_log)
     # The kernel listens on loopback only; its start-up warning about unencrypted TCP is
     # noise in an instructor's build log, so only its errors are shown.
     client = NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
@@ -114,10 +123,15 @@ def _run(nb: NotebookNode, lab: Lab, workdir: Path, timeout_s: int, reads_log: P
                     ) from None
             modules = _imported_toolkit(client, nb)
     finally:
-        if env_before is None:
-            os.environ.pop(READS_ENV, None)
-        else:
-            os.environ[READS_ENV] = env_before
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    failures = failed_checks(read_check_log(checks_log))
+    if failures:
+        raise NotebookExecutionError(f"lab {lab.name}: the solution notebook does not pass its "
+                                     "own public checks:\n  " + "\n  ".join(failures))
     inputs = {path: sha256_file(Path(path)) for path in modules}
     inputs.update(read_log(reads_log))
     return inputs

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlsys_edu.lab.checklog import log_check
 from mlsys_edu.lab.questions import TestCase, load_source
 
 
@@ -158,12 +159,18 @@ class Check:
         if not cases:
             known = ", ".join(self.questions) or "none"
             raise KeyError(f"no question {question!r} in {self.lab}; questions: {known}")
-        return CheckResult(f"{self.lab} {question}", [run_case(c, self.namespace) for c in cases])
+        result = CheckResult(f"{self.lab} {question}", [run_case(c, self.namespace) for c in cases])
+        log_check(self.lab, question, result.score, result.max_score,
+                  [(r.name, r.status, r.message) for r in result.results])
+        return result
 
     def all(self) -> CheckResult:
         """Every public test of the lab."""
-        return CheckResult(f"{self.lab} (all public tests)",
-                           [run_case(c, self.namespace) for c in self.cases])
+        result = CheckResult(f"{self.lab} (all public tests)",
+                             [run_case(c, self.namespace) for c in self.cases])
+        log_check(self.lab, "all", result.score, result.max_score,
+                  [(r.name, r.status, r.message) for r in result.results])
+        return result
 
     def export(self, path: str | Path | None = None, notebook: str | Path | None = None,
                student: str | None = None) -> Path:

@@ -32,6 +32,15 @@ def test_author_comments_and_copy(sub):
     assert list(out["text"]) == list(df["text"])
 
 
+@question("q2", points=1, hidden=True)
+def test_features_are_integers_even_on_an_empty_batch(sub):
+    for df in (_frame().iloc[:0], _frame().iloc[3:4]):  # no rows; one empty comment
+        out = sub.add_features(df)
+        assert len(out) == len(df)
+        for column in ("n_words", "n_stop_words", "author_comments"):
+            assert out[column].dtype == np.int64, f"{column} is {out[column].dtype}, not int64"
+
+
 @question("q2", points=2, hidden=True)
 def test_features_match_reference(sub, ref, rng):
     words = np.array(["the", "and", "my", "song", "love", "it's", "FREE", "sub4sub", "x"])

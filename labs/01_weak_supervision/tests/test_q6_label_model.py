@@ -16,6 +16,9 @@ def test_recovers_a_known_model(sub, rng):
     model = sub.DawidSkene(cardinality=2).fit(L)
     np.testing.assert_allclose(model.class_balance_, [0.3, 0.7], atol=0.02)
     np.testing.assert_allclose(model.accuracies_, TRUE_ACC, atol=0.03)
+    # probabilities: the class balance and every row of the confusion tables sum to one
+    np.testing.assert_allclose(np.sum(model.class_balance_), 1.0, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(model.confusion_).sum(axis=2), 1.0, atol=1e-9)
 
 
 @question("q6", points=2)
