@@ -106,4 +106,7 @@ def test_put_writes_a_flushed_temporary_file_then_renames_it(sub):
             assert len(store.digests()) == 1, "killed after the rename: the object is in place"
         else:
             assert store.digests() == [], f"killed at {point}: nothing under objects/ yet"
-            assert len(store.partial_files()) == seed + 1, "the unfinished write stays in tmp/"
+            partial = store.partial_files()
+            assert len(partial) == seed + 1, "the unfinished write stays in tmp/"
+            assert [sub.os.path.getsize(p) for p in partial] == [4096] * len(partial), \
+                "flush the file's buffer before fsync: fsync only flushes what the kernel has"

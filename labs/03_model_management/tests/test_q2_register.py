@@ -77,6 +77,8 @@ def test_refused_registrations_leave_no_trace(sub):
     refusals = [
         (ValueError, dict(model="spam", by="alice", metrics={"acc": float("nan")})),
         (ValueError, dict(model="spam", by="alice", metrics={"acc": "high"})),
+        (ValueError, dict(model="spam", by="alice", metrics={"ok": 1, "passed": True})),
+        (ValueError, dict(model="spam", by="alice", metrics={"loss": float("-inf")})),
         (ValueError, dict(model="spam", by="alice", datasets={"train": "not-a-hash"})),
         (LookupError, dict(model="nope", by="alice")),
         (LookupError, dict(model="spam", by="alice", parent=7)),

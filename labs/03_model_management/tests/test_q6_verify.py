@@ -60,6 +60,9 @@ def test_verify_checks_numbering_and_the_audit_chain(sub):
     registry.db.execute("UPDATE audit_log SET actor = 'mallory' WHERE action = 'register' "
                         "AND model = 'spam' AND version = 2")
     assert kinds(registry.verify()) == [("audit", None, None)]
+    registry.db.execute("UPDATE audit_log SET detail = '{}' WHERE action = 'register' "
+                        "AND model = 'ham'")
+    assert kinds(registry.verify()) == [("audit", None, None)], "one problem: the first break"
 
 
 @question("q6", points=3, hidden=True)
