@@ -196,7 +196,8 @@ def test_store_layout_and_flip_byte(tmp_path):
     target.write_bytes(b"abcdef")
     flip_byte(str(target), 2)
     flip_byte(str(target), -1)
-    assert target.read_bytes() == b"ab" + bytes([ord("c") ^ 0xFF]) + b"de" + bytes([ord("f") ^ 0xFF])
+    assert target.read_bytes() == b"ab" + bytes([ord("c") ^ 0xFF]) + b"de" + bytes(
+        [ord("f") ^ 0xFF])
     with pytest.raises(ValueError, match="no byte"):
         flip_byte(str(target), 99)
 
@@ -260,7 +261,8 @@ def _matches(v: dict, query: dict) -> bool:
     return (query.get("model", v["model"]) == v["model"]
             and all(v["tags"].get(k) == t for k, t in query.get("tags", {}).items())
             and ("dataset" not in query or _sha(query["dataset"]) in v["datasets"].values())
-            and all(v["metrics"].get(k, -1) >= low for k, low in query.get("min_metrics", {}).items()))
+            and all(v["metrics"].get(k, -1) >= low
+                    for k, low in query.get("min_metrics", {}).items()))
 
 
 @given(st.lists(VERSION, min_size=1, max_size=8), st.lists(QUERY, min_size=1, max_size=5))

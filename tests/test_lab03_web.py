@@ -18,7 +18,7 @@ from lab03_support import load_reference
 
 from mlsys_edu.labkit.registry_web import lineage_svg, model_card, render_page, serve_registry
 
-DATA = {"train": hashlib.sha256(b"train").hexdigest(), "valid": hashlib.sha256(b"valid").hexdigest()}
+DATA = {name: hashlib.sha256(name.encode()).hexdigest() for name in ("train", "valid")}
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +40,13 @@ def populated(ref, tmp_path_factory):
     for i, (by, threshold) in enumerate([("alice", 0.5), ("alice", 0.5), ("carol", 0.3)]):
         registry.register("spam-filter", f"weights {min(i, 1)}".encode(), by=by,
                           params={"threshold": threshold, "lfs": ["my", "link"]},
-                          metrics={"valid_accuracy": 0.9 - 0.01 * i, "valid_ham_flagged": 0.06 * (i + 1)},
+                          metrics={"valid_accuracy": 0.9 - 0.01 * i,
+                                   "valid_ham_flagged": 0.06 * (i + 1)},
                           datasets=DATA, code=hashlib.sha256(b"code").hexdigest(),
                           parent=i or None, tags={"label_model": "gold" if i else "no labels"})
     for version in (2, 3):
-        ticket = registry.request_review("spam-filter", version, by="alice" if version == 2 else "carol")
+        author = "alice" if version == 2 else "carol"
+        ticket = registry.request_review("spam-filter", version, by=author)
         registry.review(ticket, by="bob", approve=True, note="looks | right")
         registry.set_alias("spam-filter", "champion", version, by="dave")
     registry.rollback("spam-filter", "champion", by="dave")
@@ -95,8 +97,8 @@ def test_pages_render_models_versions_lineage_and_the_audit_log(populated):
 
 
 def test_lineage_svg_draws_inputs_versions_parents_and_aliases():
-    versions = [{"version": v, "created_by": "alice", "datasets": DATA if v < 3 else {"x": "ab" * 32},
-                 "code": "c" * 64, "parent": v - 1 or None} for v in (1, 2, 3)]
+    versions = [{"version": v, "created_by": "alice", "code": "c" * 64, "parent": v - 1 or None,
+                 "datasets": DATA if v < 3 else {"x": "ab" * 32}} for v in (1, 2, 3)]
     svg = lineage_svg(versions, {"champion": 2, "challenger": 3}, "Lineage of m")
     assert svg.count('class="node node-version"') == 3
     assert svg.count('class="node node-data"') == 3 and svg.count('class="node node-code"') == 1

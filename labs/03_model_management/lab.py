@@ -218,8 +218,7 @@ from sklearn.linear_model import LogisticRegression
 from mlsys_edu.data import youtube_spam
 from mlsys_edu.labkit.weak_labels import SPAM_PATTERN_LFS, OneCoinModel, label_matrix
 
-splits = youtube_spam()
-SPLITS = {"train": splits.train, "valid": splits.valid, "test": splits.test}
+SPLITS = vars(youtube_spam())  # {"train": ..., "valid": ..., "test": ...}
 DATA = {name: hashlib.sha256(df[["comment_id", "text", "label"]].to_csv(index=False).encode())
         .hexdigest() for name, df in SPLITS.items()}
 FEATURES = {"analyzer": "char_wb", "ngram_range": [2, 4], "n_features": 2**14}
@@ -473,11 +472,12 @@ print(f"ham flagged on fresh comments: v2 {live[2]:.1%}, v3 {live[3]:.1%}")
 print("rolled back to v", registry.rollback("spam-filter", "champion", by="dave"))
 registry.comment("spam-filter", 3, f"flags {live[3]:.0%} of ham in production", by="dave")
 moves = [(e["seq"], e["version"]) for e in registry.audit_log("spam-filter")
-         if e["alias"] == "champion"]
-# alt: The champion version against the audit log entry: version 2, then 3 after its promotion, then 2 again after the rollback
+         if e["action"] in ("set_alias", "rollback")]
+# alt: The version the champion alias points at, against the audit log entry that moved it: version 2, then 3 after its promotion, then 2 again after the rollback
 fig, ax = plt.subplots(figsize=(6, 2.5))
 ax.step(*zip(*moves), where="post", marker="o")
-ax.set(xlabel="audit log entry", ylabel="champion version", yticks=[1, 2, 3])
+ax.set(xlabel="audit log entry", ylabel="champion", yticks=[1, 2, 3],
+       title="promote v2, promote v3, roll back", xlim=(moves[0][0] - 1, moves[-1][0] + 1))
 plt.show()
 print(model_card(registry, "spam-filter", 3))
 
@@ -557,7 +557,7 @@ with Registry(url, store) as busy:
 runs = register_from_processes(Registry, url, store, "load-test", "robot", 4, 25)
 got = sorted(v for run in runs for v in run["versions"])
 print(got == list(range(1, 101)), f"slowest: {max(max(r['seconds']) for r in runs) * 1e3:.0f} ms")
-# alt: Left, the version numbers each of four writers got, interleaved and covering 1 to 100 once; right, the cumulative distribution of registration latency per writer, all within tens of milliseconds
+# alt: Left, the version numbers each of four writers got, interleaved and covering 1 to 100 exactly once; right, the cumulative distribution of each writer's registration latency, similar for all four (none starves)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 2.8), layout="constrained")
 for i, run in enumerate(runs):
     ax1.scatter(run["versions"], [i] * 25, marker="|s^o"[i], s=30)

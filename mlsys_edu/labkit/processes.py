@@ -213,4 +213,5 @@ def crash_while_storing(store_class: type, root: str, point: str, seed: int = 0)
     import random
 
     artifact = random.Random(seed).randbytes(4096)
-    return run_killed_at(point, lambda store: store.put(artifact), prepare=lambda: store_class(root))
+    return run_killed_at(point, lambda store: store.put(artifact),
+                         prepare=lambda: store_class(root))

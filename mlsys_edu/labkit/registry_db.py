@@ -267,7 +267,8 @@ def table_exists(db: Database, table: str) -> bool:
     if db.dialect == "sqlite":
         sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
     else:
-        sql = "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = ?"
+        sql = ("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+               "AND tablename = ?")
     return db.value(sql, (table,)) is not None
 
 

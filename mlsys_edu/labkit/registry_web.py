@@ -90,12 +90,14 @@ def lineage_svg(versions: list[dict], aliases: dict[str, int], title: str = "") 
         if v["code"]:
             inputs.setdefault(("code", v["code"]), f"code {v['code'][:8]}")
     row, top = 34, 60
-    height = top + row * max(len(shown), len(inputs), 1) + 20
-    y_version = {v["version"]: top + i * row for i, v in enumerate(shown)}
-    span = row * max(len(shown) - 1, 0)
-    step = span / max(len(inputs) - 1, 1) if len(inputs) > 1 else 0
-    y_input = {key: top + (i * step if len(inputs) > 1 else span / 2)
-               for i, key in enumerate(inputs)}
+    rows = max(len(shown), len(inputs), 1)  # both columns one row apart, the shorter centred
+    height = top + row * rows + 20
+
+    def centred(i: int, count: int) -> float:
+        return top + (i + (rows - count) / 2) * row
+
+    y_version = {v["version"]: centred(i, len(shown)) for i, v in enumerate(shown)}
+    y_input = {key: centred(i, len(inputs)) for i, key in enumerate(inputs)}
     x_in, x_v, width = 20, 380, 720
     desc = (f"{len(shown)} versions fed by {sum(k == 'data' for k, _ in inputs)} datasets and "
             f"{sum(k == 'code' for k, _ in inputs)} code hashes; aliases: "
@@ -120,8 +122,9 @@ def lineage_svg(versions: list[dict], aliases: dict[str, int], title: str = "") 
                          f'stroke="{colour}" stroke-width="1.2" stroke-dasharray="{dash}"/>')
         if v["parent"] in y_version:
             y0, bend = y_version[v["parent"]] + 11, x_v + 120 + 0.25 * (y - y_version[v["parent"]])
-            parts.append(f'<path class="edge edge-parent" d="M {x_v + 90} {y0} C {bend:.1f} {y0}, '
-                         f'{bend:.1f} {y}, {x_v + 90} {y}" fill="none" stroke="{INK}" '
+            parts.append(f'<path class="edge edge-parent" d="M {x_v + 90} {y0:.1f} C {bend:.1f} '
+                         f'{y0:.1f}, {bend:.1f} {y:.1f}, {x_v + 90} {y:.1f}" fill="none" '
+                         f'stroke="{INK}" '
                          f'stroke-width="1.2" stroke-dasharray="2 3" marker-end="url(#arrow)"/>')
     for (kind, _), label in inputs.items():
         y = y_input[(kind, _)]
@@ -163,7 +166,8 @@ def _legend(x: int) -> str:
 STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:80rem;color:#222;
 line-height:1.4;padding:0 1rem}table{border-collapse:collapse;margin:1rem 0}
 th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#eee}code{font-size:90%;word-break:break-all}.when,.name{white-space:nowrap}a{color:#0a58a8}.alias{background:#D55E00;color:#fff;
+th{background:#eee}code{font-size:90%;word-break:break-all}.when,.name{white-space:nowrap}
+a{color:#0a58a8}.alias{background:#D55E00;color:#fff;
 border-radius:.6rem;padding:0 .5rem;margin-right:.25rem}nav a{margin-right:1rem}
 .card{border:1px solid #bbb;padding:0 1rem;border-radius:.3rem}"""
 
@@ -335,7 +339,8 @@ class RegistryServer:
     """A running web view: ``url``, ``fetch(path)`` and ``stop()`` (or use ``with``)."""
 
     def __init__(self, open_registry: Callable[[], Any], host: str, port: int) -> None:
-        handler = type("RegistryHandler", (_Handler,), {"open_registry": staticmethod(open_registry)})
+        handler = type("RegistryHandler", (_Handler,),
+                       {"open_registry": staticmethod(open_registry)})
         self._server = http.server.ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self.url = f"http://{host}:{self._server.server_address[1]}"

@@ -101,7 +101,7 @@ def test_random_registrations_match_the_reference(sub, ref, rng):
     try:
         theirs = fresh(ref, folder)
         counts = {"spam": 0, "ham": 0}
-        for i in range(25):
+        for _ in range(25):
             model = ["spam", "ham"][int(rng.integers(0, 2))]
             kwargs = {
                 "by": ["alice", "carol"][int(rng.integers(0, 2))],

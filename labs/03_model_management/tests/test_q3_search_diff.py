@@ -47,7 +47,8 @@ def test_search_filters_by_model_tags_data_and_metrics(sub):
     assert found(registry.search(tags={"stage": "prod", "lfs": 10})) == [("spam", 2)]
     assert found(registry.search(dataset=TRAIN)) == [("ham", 1), ("spam", 1), ("spam", 3)]
     assert found(registry.search(dataset=OTHER, model="spam")) == [("spam", 2), ("spam", 3)]
-    assert found(registry.search(min_metrics={"acc": 0.9})) == [("ham", 1), ("spam", 2), ("spam", 3)]
+    assert found(registry.search(min_metrics={"acc": 0.9})) == [("ham", 1), ("spam", 2),
+                                                                ("spam", 3)]
     assert found(registry.search(min_metrics={"acc": 0.8, "f1": 0.65})) == [("spam", 1)]
     assert found(registry.search(min_metrics={"recall": 0.0})) == [], "a missing metric fails"
     assert registry.search("spam", tags={"stage": "dev"})[0]["metrics"] == {"acc": 0.8, "f1": 0.7}
@@ -85,7 +86,8 @@ def test_search_and_diff_match_the_reference_on_random_registries(sub, ref, rng)
                          if rng.random() < 0.7},
                 datasets={n: hashes[int(rng.integers(0, 4))] for n in ("train", "test")
                           if rng.random() < 0.7},
-                tags={t: str(int(rng.integers(0, 3))) for t in ("stage", "team") if rng.random() < 0.6},
+                tags={t: str(int(rng.integers(0, 3))) for t in ("stage", "team")
+                      if rng.random() < 0.6},
                 params={p: int(rng.integers(0, 3)) for p in ("C", "n") if rng.random() < 0.6},
                 code=str(int(rng.integers(0, 2))))
             artifact = bytes([int(rng.integers(0, 6))])

@@ -71,7 +71,8 @@ def test_random_review_decisions_match_the_reference(sub, ref, rng):
         tickets = []
         for _ in range(40):
             if not tickets or rng.random() < 0.3:
-                version, asker = int(rng.integers(1, 3)), ["alice", "carol"][int(rng.integers(0, 2))]
+                version = int(rng.integers(1, 3))
+                asker = ["alice", "carol"][int(rng.integers(0, 2))]
                 alias = ["champion", "challenger"][int(rng.integers(0, 2))]
                 a = ours.request_review("spam", version, by=asker, alias=alias)
                 b = theirs.request_review("spam", version, by=asker, alias=alias)
