@@ -5,7 +5,8 @@
     mlsys-edu new-lab NN slug          scaffold a lab that builds
     mlsys-edu check-labs               validate every lab source without executing it
     mlsys-edu links                    list the external URLs the pages cite
-    mlsys-edu grade | gradescope | selftest | bench | versions   (see each command's --help)
+    mlsys-edu grade | regrade | similarity | late | export-grades   (the grader)
+    mlsys-edu gradescope | selftest | bench | versions   (see each command's --help)
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Layer 3 (combines ``course`` and ``grader``). It builds the student and the solution notebooks,
 grades both with the judge exactly as a student submission would be graded, and passes iff
 
-* the solution scores full marks on every question, and
+* the solution scores full marks on every question, and every one of its cells runs without
+  an error in the judge's sandbox, and
 * the student stubs score 0 on every question that has an exercise (its ``check("qN")``
   follows a solution region): a test that passes on the stubs cannot fail a wrong answer.
 
@@ -106,6 +107,12 @@ def _first_line(text: str) -> str:
     return lines[0][:200] if lines else ""
 
 
+def _last_line(text: str) -> str:
+    """A traceback's last line: the exception and its message."""
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
 def _judge(record: dict[str, Any], which: str, failures: list[str]) -> bool:
     if record.get("status") == "graded":
         return True
@@ -148,10 +155,10 @@ def compare(lab_name: str, solution: dict[str, Any], stubs: dict[str, Any],
     if sol_ok and stub_ok:
         for q in sorted(exercises - set(names)):
             failures.append(f"{q} is checked in the notebook but has no tests")
-    for cell in solution.get("cells", []):
+    for cell in solution.get("cells", []):  # the solution runs clean under the judge too
         if cell.get("status") not in ("ok", None):
-            warnings.append(f"solution cell {cell.get('index')} {cell.get('status')}: "
-                            f"{_first_line(cell.get('message', ''))}")
+            failures.append(f"solution cell {cell.get('index')} {cell.get('status')} under the "
+                            f"judge: {_last_line(cell.get('message', ''))}")
     return SelftestReport(lab_name, rows, failures, warnings, solution, stubs)
 
 

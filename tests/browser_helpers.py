@@ -47,7 +47,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def browser_page(errors: list[str]) -> Iterator[object]:
+def browser_page(errors: list[str], color_scheme: str = "light") -> Iterator[object]:
     """A Playwright page whose JavaScript errors are appended to ``errors``.
 
     Failed loads of resources on other hosts (a CDN, when the machine is offline) are network
@@ -58,7 +58,8 @@ def browser_page(errors: list[str]) -> Iterator[object]:
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": 1280, "height": 900},
+                                    color_scheme=color_scheme)
             page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
 
             def on_console(msg) -> None:

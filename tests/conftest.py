@@ -46,3 +46,19 @@ def built_course(course_copy, offline_data):
     first = build(course_copy, only=[lab00], log=lambda _: None)
     second = build(course_copy, only=[lab00], log=lambda _: None)
     return course_copy, first, second
+
+
+@pytest.fixture(scope="session")
+def executed_course(tmp_path_factory, offline_data) -> Path:
+    """Every lab built and executed, and the site built, in a copy of the course: what
+    `make course` publishes. (The costly fixture: each lab's notebook runs once.)"""
+    from mlsys_edu.course.build import build
+
+    root = tmp_path_factory.mktemp("executed-course")
+    shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
+    for folder in ("labs", "lectures", "benchmarks"):
+        if (REPO / folder).is_dir():
+            shutil.copytree(REPO / folder, root / folder,
+                            ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    build(root, log=lambda _: None)
+    return root

@@ -90,7 +90,9 @@ def test_solution_module_is_importable_and_correct(built_course):
 def test_lab_page_shows_outputs_but_not_exercise_outputs(built_course):
     root, _, _ = built_course
     page = (root / "build" / "docs" / "labs" / "00_orientation.md").read_text()
-    assert "![Figure from cell" in page
+    # the figure's text alternative is its `# alt:` line, never a cell number
+    assert "![Bar chart of the share of spam comments in each of the five videos" in page
+    assert "Figure from cell" not in page
     assert "1,956 comments from 5 videos" in page  # output of a demo cell
     assert 'raise NotImplementedError("Exercise 0.1")' in page  # starter code
     assert "labelled.groupby" not in page  # no solution

@@ -186,3 +186,56 @@ def test_the_unprivileged_path_isolates_too(tmp_path):
         assert "FileNotFoundError" in cell["message"], cell
     assert "unreachable" in records["network"]["cells"][1]["message"]
     assert records["network"]["cells"][2]["status"] == "ok", records["network"]["cells"]
+
+
+# ----------------------------------------------------------------------------- hidden data
+LEAKY_LAB = LAB_DIR.parent / "98_leaky"
+SECRET = "hidden input 7f3a9c"  # the hidden test's input (tests/test_q1.py of 98_leaky)
+LEAKERS = {
+    "echo": "def shout(text):\n    return text",  # fails the hidden test: its message has it
+    "raiser": "def shout(text):\n    raise ValueError(f'cannot shout {text!r}')",
+    # Keeps every input in a file and raises with them on the next call: run after the hidden
+    # test, the public test's (shown) message would carry the hidden input.
+    "smuggler": ("import os\n"
+                 "def shout(text):\n"
+                 "    seen = open('seen.txt').read() if os.path.exists('seen.txt') else ''\n"
+                 "    open('seen.txt', 'a').write(text + ';')\n"
+                 "    if seen:\n"
+                 "        raise ValueError('inputs seen before: ' + seen)\n"
+                 "    return text.upper() + '!'"),
+}
+
+
+def test_hidden_tests_data_never_reaches_the_student(tmp_path, capfd):
+    """A hidden test that prints its input and fails with it in its message, and submissions
+    that raise with it or smuggle it into a public test: the feedback (Markdown, HTML,
+    Gradescope) shows the hidden test's status and points and says why no more; the
+    instructor's results.json keeps the message; nothing reaches the judge's output."""
+    from mlsys_edu.grader.gradescope import to_gradescope
+    from mlsys_edu.grader.report import HIDDEN_NOTE
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name, code in LEAKERS.items():
+        (subs / f"{name}.ipynb").write_bytes(make_notebook([code]))
+    lab = get_lab(Path.cwd(), str(LEAKY_LAB))
+    records = {r["student"]: r for r in grade_batch(lab, [subs], tmp_path / "out", workers=1,
+                                                    options=OPTIONS, progress=False)}
+    captured = capfd.readouterr()
+    assert SECRET not in captured.out + captured.err  # the hidden test's print was captured
+    for name, record in records.items():
+        hidden = next(t for t in record["tests"] if t["hidden"])
+        assert hidden["status"] in ("failed", "error"), (name, hidden)
+        assert SECRET in hidden["message"] + hidden.get("output", "")  # the instructor sees it
+        md = (tmp_path / "out" / "feedback" / f"{name}.md").read_text()
+        page = (tmp_path / "out" / "feedback" / f"{name}.html").read_text()
+        gradescope = json.dumps(to_gradescope(record))
+        for shown in (md, page, gradescope):
+            assert SECRET not in shown and "7f3a9c" not in shown, name
+        assert "test_shout_secret (hidden) | " + hidden["status"] + " | 0 / 2" in md
+        assert HIDDEN_NOTE in md and "## q1 test_shout_secret" not in md
+        assert "shout(" not in md.replace("shout('hi')", "")  # no assertion text of it
+    public = next(t for t in records["smuggler"]["tests"] if not t["hidden"])
+    assert public["status"] == "passed"  # it ran before the hidden test saw the secret
+    assert [t["name"] for t in records["echo"]["tests"]] == ["test_shout_secret",
+                                                            "test_shout_public"]

@@ -40,7 +40,10 @@ def test_reliability_refuses_mismatched_inputs():
 def test_plot_reliability_draws_one_line_per_model_and_the_diagonal():
     y = np.array([0, 1, 1, 0, 1])
     ax = plot_reliability({"a": np.array([0.1, 0.9, 0.8, 0.3, 0.6]), "b": np.full(5, 0.5)}, y)
-    assert [line.get_label() for line in ax.get_lines()] == ["a", "b", "calibrated"]
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["a", "b", "calibrated"]
+    # told apart without colour too: every model has its own marker and line style
+    assert len({(line.get_marker(), line.get_linestyle()) for line in lines[:2]}) == 2
 
 
 def test_vote_counts_counts_each_class_and_skips_abstains():
@@ -90,9 +93,9 @@ def test_one_coin_model_recovers_accuracies_and_beats_a_coin():
     acc = np.array([0.9, 0.8, 0.7, 0.65, 0.6])
     L, y = random_weak_labels(np.random.default_rng(0), 20_000, 5, 2, accuracies=acc,
                               propensities=0.5)
-    supervised = OneCoinModel().fit(L, y)
+    supervised = OneCoinModel().fit_accuracies(L, y)
     np.testing.assert_allclose(supervised.accuracies_, acc, atol=0.02)
-    unsupervised = OneCoinModel().fit(L)
+    unsupervised = OneCoinModel().fit_accuracies(L)
     assert np.argsort(unsupervised.accuracies_).tolist() == np.argsort(acc).tolist()
     p = supervised.predict_proba(L)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)

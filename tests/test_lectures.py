@@ -149,6 +149,18 @@ def test_required_sessions_have_a_mermaid_diagram():
         assert "```mermaid" in page.read_text(encoding="utf-8"), f"{page.name}: no diagram"
 
 
+def test_every_mermaid_diagram_has_a_text_alternative():
+    """Mermaid writes accTitle and accDescr into the SVG's <title> and <desc> (and its
+    aria-labelledby/aria-describedby): what a screen reader says instead of the picture."""
+    import re
+
+    for page in sorted(Path(SESSIONS).parent.rglob("*.md")):
+        for block in re.findall(r"```mermaid\n(.*?)```", page.read_text(encoding="utf-8"), re.S):
+            title = re.search(r"^\s*accTitle:\s*(\S.{5,})$", block, re.M)
+            described = re.search(r"^\s*accDescr:\s*(\S.{40,})$", block, re.M)
+            assert title and described, f"{page.name}: a diagram without accTitle/accDescr"
+
+
 def test_first_sessions_link_their_labs():
     expected = {"01": "../labs/00_orientation.md", "02": "../labs/01_weak_supervision.md"}
     for number, target in expected.items():

@@ -111,3 +111,14 @@ def test_compare_reports_an_ungradable_notebook():
     assert report.failures == ["q1 scores 1/3 on the stubs: test_a pass without the exercise done"]
     assert compare("99_mini", graded | {"questions": {"q1": {"score": 3.0, "max_score": 3.0}}},
                    partial, set()).passed  # a question without an exercise may pass on stubs
+
+
+def test_a_solution_cell_that_fails_under_the_judge_fails_the_selftest():
+    graded = {"status": "graded", "questions": {"q1": {"score": 1.0, "max_score": 1.0}},
+              "tests": [], "cells": [{"index": 5, "status": "error", "message":
+                                      "Traceback...\nModuleNotFoundError: No module named 'x'"}]}
+    stubs = {"status": "graded", "questions": {"q1": {"score": 0.0, "max_score": 1.0}},
+             "tests": [], "cells": []}
+    report = compare("99_mini", graded, stubs, {"q1"})
+    assert report.failures == ["solution cell 5 error under the judge: ModuleNotFoundError: "
+                               "No module named 'x'"]

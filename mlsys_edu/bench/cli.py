@@ -34,6 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="seconds one run of one side may take")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite results.md and the figures from OUT/results.json")
+    parser.add_argument("--record", action="store_true",
+                        help="also keep this full run in benchmarks/results/ (committed; the "
+                             "site's Performance page shows it); with --render: record OUT's")
     parser.set_defaults(func=run)
     return parser
 
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace, installer: Installer = pip_installer) -> int:
                   file=sys.stderr)
             return 2
         print("wrote " + ", ".join(str(p) for p in write_all(results, out)), file=sys.stderr)
-        return 0
+        return _record(results, out, root) if args.record else 0
     try:
         comparisons = discover(bench_dir, args.names or None)
     except (LookupError, ImportError, TypeError, SyntaxError) as err:
@@ -86,7 +89,25 @@ def run(args: argparse.Namespace, installer: Installer = pip_installer) -> int:
     failed = any(r["status"] != "ok" or any("error" in c for c in r["cases"]) or
                  any(s.get("status") == "error" for c in r["cases"] for s in c["sides"].values())
                  for r in results["comparisons"])
+    if args.record and not failed:
+        return _record(results, out, root)
+    if args.record:
+        print("not recorded: a comparison or a case failed (the record keeps the last good "
+              "run)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _record(results: dict[str, Any], out: Path, root: Path) -> int:
+    """Merge a full run into benchmarks/results/ (see ``record.py``)."""
+    from mlsys_edu.bench.record import record_run
+
+    try:
+        written = record_run(results, out, root)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("recorded " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,11 @@ ANCHOR_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "mlflow": ("mlflow==3.17.2",),
     "evidently": ("evidently==0.7.23", "pandas<3"),
     "otter": ("otter-grader==7.0.0", "ipykernel"),
-    "litserve": ("litserve==0.2.19",),
+    "litserve": ("litserve==0.2.19", "torch==2.13.0"),
+    "copydetect": ("copydetect==0.5.0",),
+    "pandera": ("pandera[pandas]==0.35.0", "pyarrow==26.0.1"),
+    "great_expectations": ("great_expectations==1.24.1", "pyarrow==26.0.1"),
+    "dvc": ("dvc==3.67.1",),
 }
 
 STAMP_NAME = "bench-stamp.json"

@@ -105,7 +105,7 @@ def build(root: Path, only: list[Lab] | None = None, execute: bool = True, site:
         for lab in all_labs:  # a lab never built still gets a page (without outputs)
             if lab not in labs and not lab.student_notebook.is_file():
                 build_lab_files(lab, validated_source(lab), config)
-        docs = assemble_docs(root, all_labs, config)
+        docs = assemble_docs(root, all_labs, config, log)
         report.site, report.site_built = build_site(root, docs, force=force)
         log("site: " + ("built with mkdocs --strict" if report.site_built else "unchanged"))
     report.seconds = time.perf_counter() - start

@@ -27,6 +27,7 @@ from nbformat import NotebookNode
 from mlsys_edu.data.reads import ENV as READS_ENV
 from mlsys_edu.data.reads import read_log, sha256_file
 from mlsys_edu.lab.checklog import ENV as CHECK_LOG_ENV
+from mlsys_edu.lab.figures import alt_texts
 from mlsys_edu.lab.checklog import failed_checks, read_check_log
 from mlsys_edu.lab.layout import Lab
 
@@ -73,6 +74,20 @@ def cache_hit(lab: Lab, key: str) -> bool:
         return False
     return all(Path(path).is_file() and sha256_file(Path(path)) == sha
                for path, sha in record.get("inputs", {}).items())
+
+
+def label_figures(nb: NotebookNode) -> None:
+    """Give each PNG output the text alternative of its cell's ``# alt:`` line, in order, as
+    ``metadata["image/png"]["alt"]`` (what nbconvert, nbsphinx and IPython's Image use)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        alts = iter(alt_texts(cell.source.splitlines()))
+        for output in cell.get("outputs", []):
+            if "image/png" in output.get("data", {}):
+                alt = next(alts, None)
+                if alt:
+                    output.setdefault("metadata", {}).setdefault("image/png", {})["alt"] = alt
 
 
 def _source_line(nb: NotebookNode, index: int) -> str:
@@ -150,6 +165,7 @@ def execute_cached(lab: Lab, nb: NotebookNode, timeout_s: int, force: bool = Fal
     start = time.perf_counter()
     inputs = _run(nb, lab, workdir, timeout_s, reads_log)
     seconds = time.perf_counter() - start
+    label_figures(nb)
     lab.solution_notebook.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, lab.solution_notebook)
     stamp = _stamp_path(lab)

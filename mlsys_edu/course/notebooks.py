@@ -14,6 +14,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from mlsys_edu.course.config import CourseConfig
+from mlsys_edu.lab.figures import alt_texts
 from mlsys_edu.lab.layout import Lab
 from mlsys_edu.lab.questions import public_source
 from mlsys_edu.lab.source import LabSource
@@ -75,6 +76,10 @@ def _notebook(lab: Lab, source: LabSource, config: CourseConfig, version: str) -
             new = nbformat.v4.new_code_cell(text)
         if cell.tags:
             new.metadata["tags"] = cell.tags
+        alts = alt_texts(cell.lines) if cell.kind == "code" else []
+        if alts:  # nbconvert's convention: a cell's "alt" is its figure's text alternative
+            new.metadata["alt"] = " ".join(alts) if len(alts) == 1 else " | ".join(
+                f"Figure {i}: {alt}" for i, alt in enumerate(alts, start=1))
         info = {}
         if cell.has_exercise:
             info["exercise"] = [r.exercise for r in cell.regions]

@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import re
 from pathlib import Path
+from typing import Callable
 
 from nbformat import NotebookNode
 
 from mlsys_edu.course.notebooks import SETUP_TAG
+from mlsys_edu.lab.figures import alt_texts
 
 FENCE = "```"
 
@@ -30,12 +32,17 @@ def _shows_outputs(cell: NotebookNode) -> bool:
 def _html_block(html: str) -> str:
     """Raw HTML that Markdown passes through: no blank lines inside, blank lines around."""
     body = "\n".join(line for line in html.splitlines() if line.strip())
-    return f'<div class="mlsys-output" markdown="0">\n{body}\n</div>'
+    return (f'<div class="mlsys-output" markdown="0" role="region" aria-label="Cell output" '
+            f'tabindex="0">\n{body}\n</div>')
 
 
-def _outputs(cell: NotebookNode, figures: Path, stem: str, index: int) -> list[str]:
-    """Markdown for a cell's outputs; figures are written as PNG files under ``figures``."""
+def _outputs(cell: NotebookNode, figures: Path, stem: str, index: int,
+             log: Callable[[str], None] = print) -> list[str]:
+    """Markdown for a cell's outputs; figures are written as PNG files under ``figures``,
+    each with the text alternative its ``# alt:`` line gives (the build log names a figure
+    that has none; it gets an empty alt rather than an invented one)."""
     parts: list[str] = []
+    alts = iter(alt_texts(cell.source.splitlines()))
     for number, output in enumerate(cell.get("outputs", []), start=1):
         kind = output.get("output_type")
         if kind == "stream" and output.get("name") == "stdout":
@@ -46,7 +53,12 @@ def _outputs(cell: NotebookNode, figures: Path, stem: str, index: int) -> list[s
                 name = f"cell{index:02d}-{number}.png"
                 figures.mkdir(parents=True, exist_ok=True)
                 _write_if_changed(figures / name, base64.b64decode(data["image/png"]))
-                parts.append(f"![Figure from cell {index}]({stem}/{name})")
+                alt = next(alts, "")
+                if not alt:
+                    where = cell.metadata.get("mlsys_edu", {}).get("line", "?")
+                    log(f"[{stem}] the figure of the cell at lab.py:{where} has no text "
+                        "alternative: add a `# alt: ...` line to that cell")
+                parts.append(f"![{_escape_alt(alt)}]({stem}/{name})")
             elif "text/html" in data:
                 parts.append(_html_block(data["text/html"]))
             elif "text/markdown" in data:
@@ -54,6 +66,11 @@ def _outputs(cell: NotebookNode, figures: Path, stem: str, index: int) -> list[s
             elif "text/plain" in data:
                 parts.append(f"{FENCE}text\n{data['text/plain'].rstrip()}\n{FENCE}")
     return parts
+
+
+def _escape_alt(text: str) -> str:
+    """Alt text safe inside Markdown's ``![...]``."""
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
 
 
 def _write_if_changed(path: Path, content: bytes) -> None:
@@ -73,7 +90,7 @@ def lab_title(student: NotebookNode, default: str) -> str:
 
 
 def lab_page(name: str, student: NotebookNode, solution: NotebookNode | None,
-             colab_link: str, docs: Path) -> str:
+             colab_link: str, docs: Path, log: Callable[[str], None] = print) -> str:
     """The Markdown of ``labs/<name>.md``; figures go to ``docs/labs/<name>/``."""
     links = (f"[![Open in Colab](../assets/colab-badge.svg)]({colab_link}){{ .colab-badge }} "
              f"[Download the notebook ({name}.ipynb)](../notebooks/{name}.ipynb)")
@@ -96,7 +113,7 @@ def lab_page(name: str, student: NotebookNode, solution: NotebookNode | None,
             continue
         parts.append(f"{FENCE}python\n{cell.source}\n{FENCE}")
         if executed and _shows_outputs(cell):
-            parts += _outputs(solution.cells[index], docs / "labs" / name, name, index)
+            parts += _outputs(solution.cells[index], docs / "labs" / name, name, index, log)
     if not badge_placed:
         parts.insert(0, links)
     return "\n\n".join(parts) + "\n"

@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 
@@ -39,20 +41,49 @@ def _copy_tree(src: Path, dst: Path) -> set[Path]:
     return written
 
 
+def _run_date(results_json: Path) -> tuple[str, bool] | None:
+    """(date, quick) of a benchmark results file: a run's, or a record's newest run."""
+    try:
+        data = json.loads(results_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    runs = data.get("runs", [data])
+    if not runs or "machine" not in runs[0]:
+        return None
+    return max(str(r["machine"].get("date", "")) for r in runs), bool(runs[0].get("quick"))
+
+
+def performance_source(root: Path) -> Path | None:
+    """Where the Performance page comes from: ``build/bench`` when it holds a full run newer
+    than the committed record (``benchmarks/results``), else the record; a quick run in
+    ``build/bench`` only when nothing is recorded; None when there is nothing at all."""
+    bench, recorded = root / "build" / "bench", root / "benchmarks" / "results"
+    fresh, kept = _run_date(bench / "results.json"), _run_date(recorded / "results.json")
+    has_recorded = (recorded / "results.md").is_file()
+    if (bench / "results.md").is_file() and fresh is not None:
+        date, quick = fresh
+        if not has_recorded or (not quick and (kept is None or date >= kept[0])):
+            return bench
+    if has_recorded:
+        return recorded
+    return bench if (bench / "results.md").is_file() else None
+
+
 def _performance_page(root: Path, docs: Path) -> str:
-    bench = root / "build" / "bench"
-    report = bench / "results.md"
-    if not report.is_file():
+    source = performance_source(root)
+    if source is None:
         return ("# Performance\n\nNo benchmark results yet. Run `mlsys-edu bench` to compare "
                 "the labs' systems with the tools people use today; this page then shows the "
                 "latest table and figures, with the date and the machine.\n")
-    for figure in sorted(bench.glob("*.png")):
+    for figure in sorted(source.glob("*.png")):
         (docs / "performance").mkdir(parents=True, exist_ok=True)
         _write_if_changed(docs / "performance" / figure.name, figure.read_bytes())
-    text = report.read_text(encoding="utf-8")
+    text = (source / "results.md").read_text(encoding="utf-8")
     if not text.lstrip().startswith("# "):
         text = "# Performance\n\n" + text
-    figures = "".join(f"\n![{p.stem}](performance/{p.name})\n" for p in sorted(bench.glob("*.png")))
+    if re.search(r"!\[[^\]]*\]\((?!performance/)[^)/]+\.png\)", text):  # the record's own
+        return re.sub(r"(!\[[^\]]*\]\()([^)/]+\.png\))", r"\1performance/\2", text)
+    figures = "".join(f"\n![{p.stem}](performance/{p.name})\n" for p in sorted(source.glob("*.png")))
     return text + figures
 
 
@@ -67,7 +98,8 @@ def _labs_index(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def assemble_docs(root: Path, labs: list[Lab], config: CourseConfig) -> Path:
+def assemble_docs(root: Path, labs: list[Lab], config: CourseConfig,
+                  log: Callable[[str], None] = print) -> Path:
     """Write every page of the site into ``build/docs`` and return that folder."""
     docs = root / "build" / "docs"
     docs.mkdir(parents=True, exist_ok=True)
@@ -75,7 +107,7 @@ def assemble_docs(root: Path, labs: list[Lab], config: CourseConfig) -> Path:
     if (root / "lectures").is_dir():
         written |= _copy_tree(root / "lectures", docs)
     assets = resources.files("mlsys_edu.course") / "assets"
-    for name in ("colab-badge.svg", "mathjax-config.js", "course.css"):
+    for name in ("colab-badge.svg", "mathjax-config.js", "course.css", "course.js"):
         target = docs / "assets" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_if_changed(target, (assets / name).read_bytes())
@@ -97,7 +129,7 @@ def assemble_docs(root: Path, labs: list[Lab], config: CourseConfig) -> Path:
             solution = None  # stale execution of an older source: show no outputs
         page = docs / "labs" / f"{lab.name}.md"
         page.parent.mkdir(parents=True, exist_ok=True)
-        text = lab_page(lab.name, student, solution, config.colab_link(lab.name), docs)
+        text = lab_page(lab.name, student, solution, config.colab_link(lab.name), docs, log)
         _write_if_changed(page, text.encode())
         written |= {page, *(docs / "labs" / lab.name).glob("*.png")}
         notebook_copy = docs / "notebooks" / f"{lab.name}.ipynb"

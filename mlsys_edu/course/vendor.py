@@ -27,9 +27,15 @@ SCRIPTS = {
 }
 
 
+#: Scripts the checks load into pages, never published with the site: axe-core, the rule
+#: engine of browsers' accessibility tools (tests/test_site_accessibility.py).
+CHECK_SCRIPTS = {"axe.min.js": ("axe-core@4.14.1", "package/axe.min.js", None)}
+
+
 def cached_npm_file(asset: str, log: Callable[[str], None] = print) -> Path | None:
-    """A local copy of ``SCRIPTS[asset]``, fetched with ``npm pack`` the first time."""
-    package, member, _ = SCRIPTS[asset]
+    """A local copy of ``SCRIPTS[asset]`` (or ``CHECK_SCRIPTS[asset]``), fetched with
+    ``npm pack`` the first time."""
+    package, member, _ = {**SCRIPTS, **CHECK_SCRIPTS}[asset]
     target = cache_dir() / "site-assets" / asset
     if target.is_file():
         return target

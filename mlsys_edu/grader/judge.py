@@ -8,9 +8,11 @@ missing or refused. A submission that breaks everything still yields a record wi
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
+import threading
 import sys
 import tempfile
 import time
@@ -31,6 +33,49 @@ from mlsys_edu.lab.questions import TestCase, load_tests, points_by_question
 from mlsys_edu.lab.source import exec_as_module, solution_module_source
 
 _MAX_MESSAGE = 3000
+_MAX_OUTPUT = 2000
+
+
+class _RoutedStream(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` while tests run: what a test prints goes into that test's
+    own buffer (its thread's), never to the judge's terminal or Gradescope's stdout, where a
+    hidden test's print would show hidden data; other threads write through unchanged."""
+
+    local = threading.local()
+
+    def __init__(self, underlying: Any, which: str) -> None:
+        self.underlying, self.which = underlying, which
+
+    def write(self, text: str) -> int:
+        buffer = getattr(self.local, "buffer", None)
+        if buffer is not None:
+            return buffer.write(text)
+        return self.underlying.write(text)
+
+    def flush(self) -> None:
+        if getattr(self.local, "buffer", None) is None:
+            self.underlying.flush()
+
+    def writable(self) -> bool:
+        return True
+
+
+_ROUTE_LOCK = threading.Lock()
+
+
+class _captured_output:
+    """``with _captured_output() as buffer:`` this thread's prints go into ``buffer``."""
+
+    def __enter__(self) -> io.StringIO:
+        with _ROUTE_LOCK:
+            for which in ("stdout", "stderr"):
+                if not isinstance(getattr(sys, which), _RoutedStream):
+                    setattr(sys, which, _RoutedStream(getattr(sys, which), which))
+        self.buffer = _RoutedStream.local.buffer = io.StringIO()
+        return self.buffer
+
+    def __exit__(self, *exc: Any) -> None:
+        _RoutedStream.local.buffer = None
 
 
 @dataclass
@@ -91,12 +136,19 @@ def empty_record(lab: Lab, submission: Path, material: LabMaterial | None) -> di
                                        for q, p in totals.items()}}
 
 
-def _test_entry(case: TestCase, status: str, message: str, duration_s: float) -> dict[str, Any]:
-    if len(message) > _MAX_MESSAGE:
-        message = message[: _MAX_MESSAGE // 2] + "\n...\n" + message[-_MAX_MESSAGE // 2:]
-    return {"question": case.question, "name": case.name, "hidden": case.hidden,
-            "points": case.points, "score": case.points if status == "passed" else 0.0,
-            "status": status, "message": message, "duration_s": round(duration_s, 4)}
+def _trim(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit // 2] + "\n...\n" + text[-limit // 2:]
+
+
+def _test_entry(case: TestCase, status: str, message: str, duration_s: float,
+                output: str = "") -> dict[str, Any]:
+    entry = {"question": case.question, "name": case.name, "hidden": case.hidden,
+             "points": case.points, "score": case.points if status == "passed" else 0.0,
+             "status": status, "message": _trim(message, _MAX_MESSAGE),
+             "duration_s": round(duration_s, 4)}
+    if output:
+        entry["output"] = _trim(output, _MAX_OUTPUT)  # what the test printed
+    return entry
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
@@ -154,23 +206,24 @@ class _Child:
         conn.timeout_s = timeout_s
         fixtures = {"sub": Namespace(conn), "ref": material.ref,
                     "rng": np.random.default_rng(case.seed)}
-        try:
-            if "ref" in case.fixtures and material.ref is None:
-                raise RuntimeError(material.ref_error or "this test needs the reference solution, "
-                                   "which could not be built")
-            case.func(**{name: fixtures[name] for name in case.fixtures})
-            status, message = "passed", ""
-        except BaseException as exc:  # noqa: BLE001 - every outcome is a status
-            if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Outcome):
-                raise
-            status, message = classify(exc)
-        finally:
-            sock.close()
+        with _captured_output() as printed:
+            try:
+                if "ref" in case.fixtures and material.ref is None:
+                    raise RuntimeError(material.ref_error or "this test needs the reference "
+                                       "solution, which could not be built")
+                case.func(**{name: fixtures[name] for name in case.fixtures})
+                status, message = "passed", ""
+            except BaseException as exc:  # noqa: BLE001 - every outcome is a status
+                if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Outcome):
+                    raise
+                status, message = classify(exc)
+            finally:
+                sock.close()
         channel.send_message(self.ctrl, {"op": "end", "pid": server_pid})
         ended, _ = channel.recv_message(self.ctrl, 30)
         if status == "crashed":
             message = f"{message}: {ended.get('exit', '')}"
-        return _test_entry(case, status, message, time.monotonic() - start)
+        return _test_entry(case, status, message, time.monotonic() - start, printed.getvalue())
 
     def close(self) -> None:
         try:
@@ -248,7 +301,9 @@ def _grade_cells_and_tests(record: dict[str, Any], sub: Any, material: LabMateri
                            "close files or kill processes it did not start?)")
             record["reason"] = reason
             child = _dead(child)
-        for case in material.tests:
+        # Public tests first: a hidden test's inputs, which the student's code sees, cannot be
+        # smuggled (through a file in the working directory) into a public test's message.
+        for case in sorted(material.tests, key=lambda c: c.hidden):
             if child is None:
                 record["tests"].append(_test_entry(case, "crashed", record["reason"] or
                                                    "the submission's process is gone", 0.0))
@@ -264,6 +319,8 @@ def _grade_cells_and_tests(record: dict[str, Any], sub: Any, material: LabMateri
         if child is not None:
             child.close()
         remove_workdir(workdir)
+    order = {case.name: i for i, case in enumerate(material.tests)}
+    record["tests"].sort(key=lambda t: order[t["name"]])  # back in the lab's order
     for entry in record["tests"]:
         record["questions"][entry["question"]]["score"] += entry["score"]
     record["score"] = float(sum(t["score"] for t in record["tests"]))
@@ -275,36 +332,19 @@ def _dead(child: _Child) -> None:
     return None
 
 
+def grade_paths(lab: Lab, paths: list[Path], material: LabMaterial | None,
+                options: GradeOptions, workers: int, *, out_dir: Path | None = None,
+                progress: bool = True, load_error: str = "",
+                desc: str | None = None) -> list[dict[str, Any]]:
+    """Grade ``paths`` on a warm pool of ``workers``; one record per path, in order.
 
-def grade_batch(lab: Lab, submissions: list[Path], out_dir: Path, workers: int | None = None,
-                scheduler: str | None = None, show_hidden: bool = False, *,
-                options: GradeOptions | None = None, progress: bool = True) -> list[dict]:
-    """Grade every submission, write ``out_dir``'s gradebook, feedback and results; records."""
+    ``material`` may hold a subset of the lab's tests (a regrade runs one question's)."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
     from queue import Queue
 
     from tqdm import tqdm
 
-    from mlsys_edu.grader.report import write_outputs
-    from mlsys_edu.grader.submission import find_submissions
-
-    options = for_lab(options, lab.source)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = find_submissions(list(submissions))
-    if scheduler:
-        from mlsys_edu.grader.dask_backend import grade_with_dask
-
-        records = grade_with_dask(lab, paths, scheduler, options=options, progress=progress)
-        write_outputs(records, out_dir, show_hidden)
-        return records
-    workers = max(1, min(workers or os.cpu_count() or 1, max(1, len(paths))))
-    material: LabMaterial | None
-    try:
-        material = load_material(lab)
-    except Exception as exc:  # noqa: BLE001 - the lab itself is broken: say so on every row
-        material = None
-        load_error = f"the lab's tests could not be loaded: {exc!r}"
+    workers = max(1, min(workers, max(1, len(paths))))
     records: list[dict[str, Any] | None] = [None] * len(paths)
     with ZygotePool(options, workers) as pool:
         free: Queue = Queue()
@@ -324,7 +364,7 @@ def grade_batch(lab: Lab, submissions: list[Path], out_dir: Path, workers: int |
                 free.put(zygote)
 
         with ThreadPoolExecutor(workers) as executor, \
-                tqdm(total=len(paths), desc=f"grading {lab.name}", unit="sub",
+                tqdm(total=len(paths), desc=desc or f"grading {lab.name}", unit="sub",
                      disable=not progress) as bar:
             for future in as_completed([executor.submit(one, i) for i in range(len(paths))]):
                 try:
@@ -332,8 +372,38 @@ def grade_batch(lab: Lab, submissions: list[Path], out_dir: Path, workers: int |
                 except Exception:  # noqa: BLE001 - recorded below
                     pass
                 bar.update(1)
-    final = [r if r is not None else dict(empty_record(lab, p, material),
-                                          status="internal-error", reason="grading did not run")
-             for r, p in zip(records, paths)]
+    return [r if r is not None else dict(empty_record(lab, p, material),
+                                         status="internal-error", reason="grading did not run")
+            for r, p in zip(records, paths)]
+
+
+def grade_batch(lab: Lab, submissions: list[Path], out_dir: Path, workers: int | None = None,
+                scheduler: str | None = None, show_hidden: bool = False, *,
+                options: GradeOptions | None = None, progress: bool = True) -> list[dict]:
+    """Grade every submission; write ``out_dir``'s gradebook, feedback, results, item
+    analysis and the batch manifest that a later regrade reads; return the records."""
+    from mlsys_edu.grader.manifest import write_manifest
+    from mlsys_edu.grader.report import write_outputs
+    from mlsys_edu.grader.submission import find_submissions
+
+    options = for_lab(options, lab.source)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = find_submissions(list(submissions))
+    material: LabMaterial | None
+    load_error = ""
+    try:
+        material = load_material(lab)
+    except Exception as exc:  # noqa: BLE001 - the lab itself is broken: say so on every row
+        material = None
+        load_error = f"the lab's tests could not be loaded: {exc!r}"
+    if scheduler:
+        from mlsys_edu.grader.dask_backend import grade_with_dask
+
+        final = grade_with_dask(lab, paths, scheduler, options=options, progress=progress)
+    else:
+        final = grade_paths(lab, paths, material, options, workers or os.cpu_count() or 1,
+                            out_dir=out_dir, progress=progress, load_error=load_error)
     write_outputs(final, out_dir, show_hidden)
+    write_manifest(out_dir, lab, material, options, show_hidden, final)
     return final

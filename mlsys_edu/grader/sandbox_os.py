@@ -82,6 +82,10 @@ def _needed_paths() -> list[Path]:
         try:
             if Path(p).is_dir():
                 found.add(Path(p).resolve())
+                # a folder of symlinks on the path (a version set's shared torch) needs the
+                # folders they point to as well
+                found.update(link.resolve() for link in Path(p).iterdir()
+                             if link.is_symlink() and link.is_dir())
         except OSError:  # out of our reach anyway
             pass
     return sorted(found)

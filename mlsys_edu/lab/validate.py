@@ -6,9 +6,11 @@ question has a ``check``, public tests never ask for the reference.
 
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 
+from mlsys_edu.lab.figures import alt_texts, figures_drawn
 from mlsys_edu.lab.layout import Lab
 from mlsys_edu.lab.questions import TestCase, load_tests
 from mlsys_edu.lab.source import LabSource, LabSourceError, Problem, parse_lab_source
@@ -50,9 +52,33 @@ def validate_lab(lab: Lab) -> tuple[LabSource, list[TestCase]]:
     return source, cases
 
 
-def cross_check(source: LabSource, cases: list[TestCase]) -> list[Problem]:
-    """Problems between a parsed source and its loaded questions."""
+_GENERIC_ALT = re.compile(r"^(a |the )?(figure|plot|chart|graph|image|picture|output)"
+                          r"( (from|of|in) cell)?( \d+)?\.?$", re.I)
+
+
+def figure_problems(source: LabSource) -> list[Problem]:
+    """Cells that draw more figures than they give text alternatives (``# alt:`` lines), and
+    alternatives that say nothing (``Figure from cell 12``)."""
     problems = []
+    file = str(source.path)
+    for cell in source.code_cells:
+        drawn, alts = figures_drawn(cell.solution_source()), alt_texts(cell.lines)
+        if drawn > len(alts):
+            problems.append(Problem(file, cell.line, f"this cell draws {drawn} figure(s) but "
+                                    f"gives {len(alts)} text alternative(s): add one line "
+                                    "`# alt: <what is plotted and the main finding>` per figure, "
+                                    "in order (screen readers read it; WCAG 2.1, 1.1.1)"))
+        for alt in alts:
+            if _GENERIC_ALT.match(alt) or len(alt) < 20:
+                problems.append(Problem(file, cell.line, f"the text alternative {alt!r} does not "
+                                        "say what the figure shows; describe what is plotted "
+                                        "and the main finding"))
+    return problems
+
+
+def cross_check(source: LabSource, cases: list[TestCase]) -> list[Problem]:
+    """Problems between a parsed source and its loaded questions (and its figures)."""
+    problems = figure_problems(source)
     file = str(source.path)
     questions = {c.question for c in cases}
     public = {c.question for c in cases if not c.hidden}

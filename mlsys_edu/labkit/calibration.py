@@ -30,10 +30,13 @@ def plot_reliability(probabilities: dict[str, np.ndarray], y: np.ndarray, n_bins
 
     if ax is None:
         ax = plt.subplots(figsize=(4.5, 4.5))[1]
-    for name, p in probabilities.items():
+    # a marker and a line style per model as well as a colour: legible without colour vision
+    styles = [("o", "-"), ("s", "--"), ("^", "-."), ("D", ":")]
+    for i, (name, p) in enumerate(probabilities.items()):
         mean_p, rate, _ = reliability(p, y, n_bins)
-        ax.plot(mean_p, rate, marker="o", label=name)
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+        marker, line = styles[i % len(styles)]
+        ax.plot(mean_p, rate, marker=marker, linestyle=line, label=name)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=(0, (1, 3)), linewidth=1, label="calibrated")
     ax.set_xlabel("predicted probability")
     ax.set_ylabel("observed rate")
     ax.legend()

@@ -85,10 +85,10 @@ class OneCoinModel:
 
         log P(Y_i = y | L_i) = log pi_y + sum_j [L_ij = y] * log(a_j (k - 1) / (1 - a_j)) + c_i.
 
-    ``fit(L, y)`` estimates ``a_j`` from gold labels (smoothed: (right + 1) / (votes + 2)) and
-    ``pi`` from ``y``; ``fit(L)`` without labels estimates ``a_j`` as LF j's agreement with the
-    majority of the *other* LFs where both vote (a rough, label-free heuristic) and keeps
-    ``pi`` uniform unless ``class_balance`` is given.
+    ``fit_accuracies(L, y)`` estimates ``a_j`` from gold labels (smoothed: (right + 1) /
+    (votes + 2)) and ``pi`` from ``y``; ``fit_accuracies(L)`` without labels estimates ``a_j``
+    as LF j's agreement with the majority of the *other* LFs where both vote (a rough,
+    label-free heuristic) and keeps ``pi`` uniform unless ``class_balance`` is given.
     """
 
     def __init__(self, cardinality: int = 2, min_accuracy: float = 0.05,
@@ -98,7 +98,7 @@ class OneCoinModel:
         self.cardinality, self.min_accuracy, self.max_accuracy = (
             cardinality, min_accuracy, max_accuracy)
 
-    def fit(self, L: np.ndarray, y: np.ndarray | None = None,
+    def fit_accuracies(self, L: np.ndarray, y: np.ndarray | None = None,
             class_balance: Sequence[float] | None = None) -> "OneCoinModel":
         """Estimate ``accuracies_`` (m,) and ``class_balance_`` (k,); see the class docstring."""
         k = self.cardinality
@@ -139,7 +139,7 @@ class OneCoinModel:
     def predict_proba(self, L: np.ndarray) -> np.ndarray:
         """``P(Y = y | L_i)`` for every row, shape (n, k)."""
         if not hasattr(self, "accuracies_"):
-            raise RuntimeError("call fit(L) or fit(L, y) before predict_proba(L)")
+            raise RuntimeError("call fit_accuracies(L) (or with y) before predict_proba(L)")
         k = self.cardinality
         L = validate_label_matrix(L, k)
         if L.shape[1] != len(self.accuracies_):

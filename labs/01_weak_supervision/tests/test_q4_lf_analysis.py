@@ -35,8 +35,9 @@ def test_summary_with_gold_labels(sub):
     assert list(summary["Incorrect"]) == [0, 0, 1]
     np.testing.assert_allclose(summary["Emp. Acc."], [1.0, 1.0, 0.5])
     assert "Emp. Acc." not in sub.lf_summary(L_SMALL).columns
-    with pytest.raises(ValueError, match="shape"):  # one gold label per row, or an error
-        sub.lf_summary(L_SMALL, Y_SMALL[:3])
+    for bad in (Y_SMALL[:1], Y_SMALL[:, None]):  # one gold label per row, or an error
+        with pytest.raises(ValueError):  # (numpy would broadcast these without a word)
+            sub.lf_summary(L_SMALL, bad)
 
 
 @question("q4", points=1)
