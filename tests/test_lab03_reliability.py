@@ -141,3 +141,19 @@ def test_the_audit_log_is_append_only_in_sql_too(ref, backend):
     assert not [name for name in dir(registry) if "audit" in name and any(
         word in name for word in ("delete", "edit", "update", "remove", "clear"))]
     registry.close()
+
+
+@pytest.mark.parametrize("ci, outcome", [(None, pytest.skip.Exception), ("", pytest.skip.Exception),
+                                         ("false", pytest.skip.Exception),
+                                         ("true", pytest.fail.Exception),
+                                         ("1", pytest.fail.Exception)])
+def test_without_a_server_postgres_cases_skip_locally_and_fail_under_ci(monkeypatch, ci, outcome):
+    import lab03_support
+
+    monkeypatch.delenv(lab03_support.POSTGRES_ENV, raising=False)
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="MLSYS_EDU_TEST_POSTGRES_URL is unset.*postgres.sh"):
+        lab03_support.postgres_admin_url()
