@@ -313,3 +313,25 @@ def test_rollback_follows_the_alias_history_like_a_stack(ref, tmp_path_factory, 
         assert registry.aliases("spam").get("champion") == (history[-1] if history else None)
     assert registry.verify()["ok"]
     registry.close()
+
+
+def test_scratch_dirs_outlive_forks_and_go_when_their_process_exits(tmp_path):
+    import subprocess
+    import sys
+
+    script = """if True:
+        import os, sys
+        from mlsys_edu.labkit.registry_base import scratch_dir
+        path = scratch_dir()
+        open(os.path.join(path, "registry.db"), "w").close()
+        pid = os.fork()
+        if pid == 0:
+            sys.exit(0)  # a cell's fork ends normally: atexit runs in it
+        os.waitpid(pid, 0)
+        print(path, os.path.exists(os.path.join(path, "registry.db")))
+    """
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[1] == "True", "a fork's exit must not remove its parent's folder"
+    assert out[0].startswith(str(tmp_path)) and not os.path.exists(out[0]), "removed at exit"

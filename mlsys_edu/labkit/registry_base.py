@@ -72,10 +72,21 @@ def add_to_class(cls: type) -> Any:
 
 
 def scratch_dir() -> str:
-    """A fresh temporary folder (tests and demos build their registries in these)."""
+    """A fresh temporary folder (tests and demos build their registries in these), removed
+    when the process that made it exits (not when a fork of it does: under the autograder
+    each cell runs in a fork that must leave the folder to the next cell)."""
+    import atexit
+    import shutil
     import tempfile
 
-    return tempfile.mkdtemp(prefix="lab03-")
+    path, owner = tempfile.mkdtemp(prefix="lab03-"), os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(path, ignore_errors=True)
+
+    atexit.register(remove)
+    return path
 
 
 def utc_now() -> str:
