@@ -52,13 +52,13 @@ def cases(quick: bool) -> list[dict[str, Any]]:
                 {"op": "concurrent", "processes": 2, "each": 3, "label": "2 x 3 writers (quick)"}]
     return [
         {"op": "register", "n": 40, "requirements": "explicit",
-         "label": "register a version (MLflow: explicit pip requirements)"},
+         "label": "register (MLflow: explicit requirements)"},
         {"op": "register", "n": 3, "requirements": "inferred",
-         "label": "register a version (MLflow: its default, inferred requirements)"},
+         "label": "register (MLflow's default: inferred)"},
         {"op": "resolve", "n": 1000, "label": "resolve an alias"},
         {"op": "load", "n": 50, "label": "load a model by alias"},
         {"op": "concurrent", "processes": 8, "each": 100,
-         "label": "8 processes x 100 versions at once: worst latency"},
+         "label": "8 x 100 writers: worst latency"},
     ]
 
 
