@@ -6,7 +6,7 @@ supervision, the gold labels of the training comments (``load_youtube_spam``), a
 same four inputs: the comment's text, its author and video as categories, its date.
 
 * ours: the lab's reference solution (``compile_schema`` and ``train_model``) on the schema
-  :data:`OUR_SCHEMA`, featurized by ``labkit.declarative.Featurizer``; fixed 100 full-batch
+  :data:`OUR_SCHEMA`, featurized by ``labkit.payloads.Featurizer``; fixed 100 full-batch
   steps, the lab's setting.
 * anchor: Ludwig (``LudwigModel``) with :data:`LUDWIG_CONFIG`: the same inputs with Ludwig's
   default encoders (text: parallel CNN), a binary output, the ``fixed`` split from a
@@ -158,7 +158,8 @@ def _ours(case: dict[str, Any]) -> dict[str, float]:
     import torch
 
     from mlsys_edu.lab.source import load_solution_module
-    from mlsys_edu.labkit.declarative import Featurizer, parse_schema
+    from mlsys_edu.labkit.declarative import parse_schema
+    from mlsys_edu.labkit.payloads import Featurizer
 
     import scipy.sparse  # noqa: F401 - imported here, not in the timed region (as Ludwig's)
     import sklearn.feature_extraction.text  # noqa: F401

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlsys_edu.labkit.declarative import (DATE_FEATURES, Featurizer, Schema, SchemaError,
-                                          SliceFunctionError, config_lines, date_features,
-                                          markdown_table, parse_schema, slice_membership, take)
+from mlsys_edu.labkit.declarative import (DATE_FEATURES, Schema, SchemaError,
+                                          SliceFunctionError, config_lines, parse_schema)
+from mlsys_edu.labkit.payloads import (Featurizer, date_features, markdown_table,
+                                       slice_membership, take)
 
 torch = pytest.importorskip("torch")
 

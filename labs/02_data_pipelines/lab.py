@@ -118,7 +118,7 @@ check("q1")
 
 # %% tags=["export"]
 class ArtifactStore(StoreBase):
-    """Content-addressed files (``StoreBase``, given: ``path``, ``has``, ``get``, ``listing``)."""
+    """Content-addressed files (``StoreBase``, given: ``path``, ``has``, ``read``, ``listing``)."""
 
     def put(self, data: bytes) -> str:
         """Store ``data`` atomically; return its SHA-256 hex digest."""

@@ -23,10 +23,10 @@ import torch
 from torch import nn
 
 from mlsys_edu.data import load_youtube_spam, youtube_spam
-from mlsys_edu.labkit.declarative import (Featurizer, Payload, Schema, SchemaError,
-                                          config_lines, markdown_table, parse_schema,
-                                          plot_slice_comparison, slice_membership, take)
+from mlsys_edu.labkit.declarative import Payload, Schema, SchemaError, config_lines, parse_schema
 from mlsys_edu.labkit.label_matrix import ABSTAIN, validate_label_matrix
+from mlsys_edu.labkit.payloads import (Featurizer, markdown_table, plot_slice_comparison,
+                                       slice_membership, take)
 from mlsys_edu.labkit.weak_labels import SPAM_PATTERN_LFS, OneCoinModel
 
 #: The labeling functions as the schema's sources call them: name -> votes on a frame.

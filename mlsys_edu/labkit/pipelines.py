@@ -302,7 +302,7 @@ class StoreBase:
     def has(self, digest: str) -> bool:
         return self.path(digest).is_file()
 
-    def get(self, digest: str) -> bytes:
+    def read(self, digest: str) -> bytes:
         if not self.has(digest):
             raise KeyError(f"no artifact {digest[:12]}... in {self.root}; run the pipeline "
                            "again to rebuild it")

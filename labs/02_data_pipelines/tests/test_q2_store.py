@@ -13,7 +13,7 @@ def test_put_stores_bytes_under_their_hash(sub):
     data = b"comment_id,text\n1,hello\n"
     digest = store.put(data)
     assert digest == hashlib.sha256(data).hexdigest()
-    assert store.get(digest) == data
+    assert store.read(digest) == data
     assert store.listing() == [f"objects/{digest[:2]}/{digest[2:]}"], \
         "one file at objects/<2 hex>/<62 hex>, and no temporary file left behind"
     assert store.put(data) == digest and len(store.listing()) == 1, "putting twice stores once"
@@ -38,7 +38,7 @@ def test_store_on_random_bytes(sub, rng):
     digests = [store.put(b) for b in blobs]
     for blob, digest in zip(blobs, digests):
         assert digest == hashlib.sha256(blob).hexdigest()
-        assert store.get(digest) == blob
+        assert store.read(digest) == blob
     assert sorted(store.listing()) == sorted({f"objects/{d[:2]}/{d[2:]}" for d in digests})
 
 

@@ -42,7 +42,7 @@ def test_schema_compiles_and_reads_the_data(sub, ref, rng):
     import pandas as pd
     import torch
 
-    from mlsys_edu.labkit.declarative import Featurizer
+    from mlsys_edu.labkit.payloads import Featurizer
 
     schema = _schema(sub)
     words = np.array(["check", "my", "channel", "love", "this", "song", "http://x.co", "free"])
