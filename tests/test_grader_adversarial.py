@@ -239,3 +239,24 @@ def test_hidden_tests_data_never_reaches_the_student(tmp_path, capfd):
     assert public["status"] == "passed"  # it ran before the hidden test saw the secret
     assert [t["name"] for t in records["echo"]["tests"]] == ["test_shout_secret",
                                                             "test_shout_public"]
+
+
+def test_the_offline_datasets_stay_readable_under_a_fresh_tmp(tmp_path, monkeypatch):
+    """MLSYS_EDU_DATA under /tmp, reached through a symlink (a checkout's ../shared): the
+    child's /tmp is fresh and empty, yet the datasets are bound back and the path resolves."""
+    data = tmp_path / "real" / "data"
+    data.mkdir(parents=True)
+    (data / "marker.txt").write_text("the dataset")
+    (tmp_path / "shared").symlink_to(tmp_path / "real")
+    monkeypatch.setenv("MLSYS_EDU_DATA", str(tmp_path / "shared" / "data"))
+    reader = ("import os\nfrom pathlib import Path\n"
+              "assert Path(os.environ['MLSYS_EDU_DATA'], 'marker.txt').read_text() == "
+              "'the dataset'")
+    sub = tmp_path / "subs" / "dana.ipynb"
+    sub.parent.mkdir()
+    sub.write_bytes(make_notebook([*CORRECT, reader]))
+    lab = get_lab(Path.cwd(), str(LAB_DIR))
+    (record,) = grade_batch(lab, [sub], tmp_path / "out", workers=1, options=OPTIONS,
+                            progress=False)
+    assert record["cells"][-1]["status"] == "ok", record["cells"][-1]
+    assert record["score"] == MAX_SCORE

@@ -83,7 +83,9 @@ def scrubbed_env(workdir: str) -> dict[str, str]:
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": os.path.join(workdir, ".mpl")}
     if os.environ.get("MLSYS_EDU_DATA"):  # the offline datasets; no other MLSYS_* variable
-        env["MLSYS_EDU_DATA"] = os.environ["MLSYS_EDU_DATA"]
+        # resolved: a symlink on the way (../shared -> elsewhere) may lie under the /tmp
+        # that the child gets fresh and empty
+        env["MLSYS_EDU_DATA"] = os.path.realpath(os.environ["MLSYS_EDU_DATA"])
     return env
 
 

@@ -72,8 +72,9 @@ def _untraversable(path: Path, uid: int) -> Path | None:
 
 
 def _needed_paths() -> list[Path]:
-    """Folders the child must still read: the interpreter, ``sys.path``, this package."""
-    raw = [sys.base_prefix, sys.prefix, *sys.path]
+    """Folders the child must still read: the interpreter, ``sys.path``, this package, and
+    the offline datasets (``MLSYS_EDU_DATA``, which may lie under /tmp in a classroom)."""
+    raw = [sys.base_prefix, sys.prefix, *sys.path, os.environ.get("MLSYS_EDU_DATA", "")]
     package = sys.modules.get("mlsys_edu")
     if package is not None and getattr(package, "__file__", None):
         raw.append(str(Path(package.__file__).parent))
