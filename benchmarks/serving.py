@@ -9,6 +9,9 @@ measured requests, so the speed-up column is a throughput ratio; the metrics giv
 p50/p99 latency and the number of failed requests (every side must have 0).
 
 * ``ours``: ``make_app`` + the lab's ``DynamicBatcher(max_batch_size, max_batch_delay_s)``;
+  the heavy case's delay (50 ms) covers the time 64 clients take to come back after their
+  batch (20-35 ms measured here), so that each cycle is one batch of 64: a batch of 32 does
+  26% fewer samples per second than one of 64 on these CPU kernels (measured on 4x4096);
 * ``unbatched``: the same server with ``max_batch_size=1`` (one forward pass per request);
 * ``anchor``: LitServe 0.2.19, ``LitAPI(max_batch_size, batch_timeout=max_batch_delay_s)``,
   one inference worker, ``fast_queue=True`` (its ZeroMQ transport, the faster of its two),
@@ -19,12 +22,15 @@ p50/p99 latency and the number of failed requests (every side must have 0).
 ``device`` in a case (default: the CPU) puts every side's model there (``serving_gpu.py``).
 Both models run with one intra-op thread on the CPU (the other core parses HTTP) and the same
 weights, written by ``prepare`` as an ``.npz`` (plain arrays, no pickle) and loaded by every side.
+The client freezes its imports out of the garbage collector (a full collection over torch's
+objects took 100-185 ms here, inside some request's latency); the server does it at startup.
 ``python benchmarks/serving.py serve-ours|load ARGS_JSON`` and ``_serving_litserve.py`` are the
 processes the sides start (the sustained-load test of the suite starts ``serve-ours`` too).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -43,7 +49,10 @@ TITLE = "Serving: 64 closed-loop clients, one-row requests (seconds for the meas
 SIDES = ("ours", "unbatched", "anchor", "offline")
 HERE = Path(__file__).resolve()
 LAB = HERE.parents[1] / "labs" / "04_serving" / "lab.py"
-MODELS = {"small": [256, 1024, 1024, 2], "heavy": [1024, 4096, 4096, 4096, 4096, 2]}
+# heavy: 85M weights (340 MB), whose batch-1 pass reads them all from memory; 256 inputs like
+# the spam filter, so that a request's JSON (parsing 1,024 floats took 270 us here) does not
+# decide the throughput instead of the model
+MODELS = {"small": [256, 1024, 1024, 2], "heavy": [256, *[4096] * 6, 2]}
 
 
 def cases(quick: bool) -> list[dict[str, Any]]:
@@ -53,8 +62,8 @@ def cases(quick: bool) -> list[dict[str, Any]]:
     return [
         {"label": "small MLP 256-1024-1024-2 (spam filter), batch 32", "model": "small",
          "n_clients": 64, "n_requests": 3000, "max_batch_size": 32, "max_batch_delay_s": 0.005},
-        {"label": "heavy MLP 1024-4x4096-2 (208 MB), batch 64", "model": "heavy",
-         "n_clients": 64, "n_requests": 1200, "max_batch_size": 64, "max_batch_delay_s": 0.010},
+        {"label": "heavy MLP 256-6x4096-2 (340 MB), batch 64", "model": "heavy",
+         "n_clients": 64, "n_requests": 1280, "max_batch_size": 64, "max_batch_delay_s": 0.050},
     ]
 
 
@@ -63,7 +72,7 @@ def prepare(case: dict[str, Any], workdir: str) -> dict[str, Any]:
     from mlsys_edu.labkit.inference import mlp
 
     widths = MODELS[case["model"]]
-    weights = Path(workdir) / f"{case['model']}.npz"
+    weights = Path(workdir) / f"{case['model']}_{'-'.join(map(str, widths))}.npz"  # per shape
     if not weights.exists():
         model = mlp(widths, seed=0)
         np.savez(weights, *[p.detach().numpy() for p in model.parameters()])
@@ -126,6 +135,8 @@ def load(args: dict[str, Any]) -> dict[str, Any]:
 
     lab = load_solution_module(LAB)
     url = f"http://127.0.0.1:{args['port']}"
+    gc.collect()
+    gc.freeze()  # no full collection (100+ ms over torch's objects) inside a measured request
 
     async def go() -> Any:
         sender = HttpSender(url, args["path"], args["body"], connections=args["n_clients"])
@@ -207,8 +218,11 @@ def _offline(case: dict[str, Any]) -> dict[str, Any]:
     widths, batch = case["widths"], case["max_batch_size"]
     runner = ModelRunner(build_model(widths, case["weights"]), widths[0],
                          max_batch_size=max(256, batch), cpu_threads=1, device=case.get("device"))
-    samples_per_s = offline_throughput(runner, widths[0], batch, min_seconds=2.0)
-    batch1_per_s = offline_throughput(runner, widths[0], 1, min_seconds=1.0)
+    # the ceiling: the best of three windows (a shared machine only ever makes a window slower)
+    samples_per_s = max(offline_throughput(runner, widths[0], batch, min_seconds=1.5)
+                        for _ in range(3))
+    batch1_per_s = max(offline_throughput(runner, widths[0], 1, min_seconds=0.5)
+                       for _ in range(3))
     return {"seconds": case["n_requests"] / samples_per_s, "req_per_s": samples_per_s,
             "batch1_per_s": batch1_per_s}
 

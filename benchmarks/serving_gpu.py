@@ -13,7 +13,7 @@ Prints, then writes as JSON:
 
 1. the device, torch and CUDA versions;
 2. offline throughput (samples/s) of the small MLP (256→1024→1024→2, the spam filter's shape)
-   and the heavy MLP (1024→4×4096→2, 208 MB) at batch 1, 8, 32, 64 and 256, in float32,
+   and the heavy MLP (256→6×4096→2, 340 MB) at batch 1, 8, 32, 64 and 256, in float32,
    float16, and float16 with CUDA graphs (``ModelRunner``'s three GPU paths);
 3. the served figures of ``benchmarks/serving.py`` with the same load (64 closed-loop clients,
    one row per request): our server with batching and without, LitServe with batching if

@@ -50,14 +50,30 @@ def test_a_lone_request_waits_for_the_delay_then_runs_alone(sub):
 
 @question("q1", points=2, memory_mb=THREADS_MB, timeout_s=QUICK_S)
 def test_the_delay_counts_from_the_oldest_request(sub):
-    # one request every 40 ms, a 100 ms window: a batch closes 100 ms after its *oldest*
-    # request, holding about 3; a timer restarted at each arrival would never close it
+    # one request every 40 ms, a 100 ms window, a model that is always free: a batch closes
+    # 100 ms after its *oldest* request, holding about 3; a timer restarted at each arrival
+    # would never close it
     trace = sub.replay(sub.DynamicBatcher, np.arange(10) * 0.04, max_batch_size=100,
                        max_batch_delay_s=0.1)
     assert max(trace["batch_sizes"]) <= 4, (
         f"batches {trace['batch_sizes']}: a trickle must not hold the first request past "
         "max_batch_delay_s")
     assert sum(trace["batch_sizes"]) == 10
+    _assert_answers(trace)
+
+
+@question("q1", points=2, hidden=True, memory_mb=THREADS_MB, timeout_s=QUICK_S)
+def test_a_request_queued_behind_a_batch_still_waits_for_company(sub):
+    # a full batch computes 0-100 ms; one request arrives at 20 ms, three more at 110-120 ms.
+    # Counted from its arrival, the late one's 70 ms delay is spent before the model is free
+    # and it would run alone ([4, 1, 3]: a convoy in the making); counted from the moment the
+    # model is free, it waits until 170 ms and shares a batch with the three
+    trace = sub.replay(sub.DynamicBatcher, [0.0] * 4 + [0.02, 0.11, 0.115, 0.12], compute_s=0.1,
+                       max_batch_size=4, max_batch_delay_s=0.07)
+    assert trace["status"] == ["ok"] * 8, trace["status"]
+    assert trace["batch_sizes"] == [4, 4], (
+        f"batches {trace['batch_sizes']}: a request that waited behind a running batch still "
+        "waits up to max_batch_delay_s once the model is free (the later of the two counts)")
     _assert_answers(trace)
 
 

@@ -39,6 +39,9 @@ def test_open_loop_sends_on_schedule_and_counts_the_queue(sub):
     assert (lat >= floor - 0.003).all(), (
         f"latencies {np.round(lat, 3)} are below what the queue forces: measure from the "
         "intended send time, and send without waiting for earlier answers")
+    assert (lat <= elapsed + 0.003).all(), (
+        f"latencies {np.round(lat, 3)} exceed the whole test ({elapsed:.3f} s): a latency is "
+        "the answer's time minus the intended send time")
     calls = np.asarray(service.calls_s)
     assert (calls >= arrivals - 0.003).all(), "a request must not leave before its time"
     assert service.max_in_flight >= 5, "send on schedule, without waiting for answers"
