@@ -224,7 +224,7 @@ def test_metrics_are_prometheus_text_with_errors_batches_and_queue(lab):
             await call(url, INFER, payload)
         return await call(url, "/metrics", None, method="GET")
 
-    with server(lab) as srv:
+    with server(lab, compute_s=0.02) as srv:
         status, scrape, headers = run_async(go(srv.url))
     text = scrape["text"]
     assert status == 200 and headers["content-type"].startswith("text/plain")
@@ -234,6 +234,9 @@ def test_metrics_are_prometheus_text_with_errors_batches_and_queue(lab):
     assert lines['inference_request_duration_seconds_count{model="toy"}'] == "4"
     assert lines['inference_batch_size_bucket{le="+Inf",model="toy"}'] == "2"
     assert lines['inference_batch_size_sum{model="toy"}'] == "4", "two batches of two rows"
+    assert lines['inference_batch_compute_seconds_count{model="toy"}'] == "2"
+    assert float(lines['inference_batch_compute_seconds_sum{model="toy"}']) >= 2 * 0.02, (
+        "each batch's time in the model (20 ms a batch here)")
     assert lines['inference_queue_depth{model="toy"}'] == "0"
     for name, kind in (("inference_requests_total", "counter"),
                        ("inference_batch_size", "histogram"), ("inference_queue_depth", "gauge")):

@@ -77,7 +77,7 @@ def make_app(models: list[ServedModel], decode_request: DecodeRequest,
         # over them took 185 ms here, a stall of every request in flight
         for m in models:
             await m.batcher.start()
-            m.batcher.on_batch = lambda size, s, name=m.name: metrics.record_batch(name, size)
+            m.batcher.on_batch = lambda size, s, name=m.name: metrics.record_batch(name, size, s)
             metrics.watch_queue(m.name, lambda m=m: m.batcher.queue_depth)
         yield
         await drain()

@@ -118,6 +118,7 @@ class Metrics:
     * ``inference_request_errors_total{model,code}``: those answered with a status >= 400;
     * ``inference_request_duration_seconds{model}``: latency histogram (arrival to answer);
     * ``inference_batch_size{model}``: histogram of the batch sizes the model ran;
+    * ``inference_batch_compute_seconds{model}``: histogram of the model's time per batch;
     * ``inference_queue_depth{model}``: requests waiting now (read from the batcher).
     """
 
@@ -126,6 +127,7 @@ class Metrics:
         self.requests: dict[tuple[str, int], int] = {}
         self.latency: dict[str, Histogram] = {}
         self.batch_size: dict[str, Histogram] = {}
+        self.compute: dict[str, Histogram] = {}
         self.queue_depth: dict[str, Any] = {}  # model -> callable returning the depth
         self.batch_buckets = [2 ** i for i in range(int(math.log2(max(1, max_batch_size))) + 1)]
 
@@ -134,9 +136,11 @@ class Metrics:
             self.requests[(model, code)] = self.requests.get((model, code), 0) + 1
             self.latency.setdefault(model, Histogram(LATENCY_BUCKETS_S)).observe(seconds)
 
-    def record_batch(self, model: str, size: int) -> None:
+    def record_batch(self, model: str, size: int, compute_s: float | None = None) -> None:
         with self.lock:
             self.batch_size.setdefault(model, Histogram(self.batch_buckets)).observe(size)
+            if compute_s is not None:
+                self.compute.setdefault(model, Histogram(LATENCY_BUCKETS_S)).observe(compute_s)
 
     def watch_queue(self, model: str, depth: Any) -> None:
         """Report ``depth()`` as the queue depth of ``model`` at every scrape."""
@@ -156,7 +160,8 @@ class Metrics:
                     for (m, c), n in sorted(self.requests.items()) if c >= 400]
             for name, table, doc in (
                     ("inference_request_duration_seconds", self.latency, "Request latency."),
-                    ("inference_batch_size", self.batch_size, "Batch sizes the model ran.")):
+                    ("inference_batch_size", self.batch_size, "Batch sizes the model ran."),
+                    ("inference_batch_compute_seconds", self.compute, "Model time per batch.")):
                 out += [f"# HELP {name} {doc}", f"# TYPE {name} histogram"]
                 for model, hist in sorted(table.items()):
                     out += hist.lines(name, {"model": model})
