@@ -81,6 +81,7 @@ def make_app(models: list[ServedModel], decode_request: DecodeRequest,
             metrics.watch_queue(m.name, lambda m=m: m.batcher.queue_depth)
         yield
         await drain()
+        gc.unfreeze()  # a notebook that served goes on collecting as before
 
     app = FastAPI(title="spam filter inference", lifespan=lifespan)
     app.state.draining, app.state.drain, app.state.metrics = False, drain, metrics
